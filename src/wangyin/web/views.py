@@ -1,0 +1,17 @@
+"""Public pages of the customer site."""
+
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def landing(request):
+    return render(request, "web/landing.html")
+
+
+def not_found(request, exception=None):
+    return render(request, "web/error.html", {"status": 404}, status=404)
+
+
+def server_error(request):
+    return render(request, "web/error.html", {"status": 500}, status=500)

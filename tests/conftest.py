@@ -1,0 +1,72 @@
+"""Shared fixtures. The database is real PostgreSQL: embedded (one server for the whole
+session, under WANGYIN_PGDATA) unless DATABASE_URL points elsewhere."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from wangyin.core.money import Money
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def at():
+    """A fixed, timezone-aware moment; services take time as an argument."""
+    return datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def later(at):
+    return at + timedelta(minutes=5)
+
+
+def cny(yuan: str) -> Money:
+    return Money.from_yuan(yuan)
+
+
+@pytest.fixture
+def make_account(at):
+    from wangyin.ledger import services
+    from wangyin.ledger.models import AccountKind, NormalSide
+
+    def make(*, kind=AccountKind.CUSTOMER, normal_side=None, overdraft_limit=0, currency="CNY",
+             name="test account", number=None):
+        if kind == AccountKind.GL and normal_side is None:
+            normal_side = NormalSide.DEBIT
+        return services.account_open(
+            number=number or f"T{next(_numbers):010d}", name=name, kind=kind,
+            normal_side=normal_side, overdraft_limit=overdraft_limit, currency=currency,
+            actor="staff:test", opened_at=at,
+        )
+
+    return make
+
+
+@pytest.fixture
+def cash(make_account):
+    """The bank's vault: a debit-normal GL account allowed to go as far as it needs."""
+    from wangyin.ledger.models import AccountKind, NormalSide
+
+    return make_account(kind=AccountKind.GL, normal_side=NormalSide.DEBIT, overdraft_limit=None,
+                        name="cash")
+
+
+@pytest.fixture
+def fund(cash, at):
+    """Deposit cash into a customer account."""
+    from wangyin.ledger import services
+
+    counter = itertools.count(1)
+
+    def fund(account, yuan: str):
+        return services.journal_post(
+            idempotency_key=f"fund-{account.pk}-{next(counter)}-{yuan}", type="DEPOSIT",
+            actor="staff:test", posted_at=at,
+            lines=[services.debit(cash.pk, cny(yuan)), services.credit(account.pk, cny(yuan))],
+        )
+
+    return fund
