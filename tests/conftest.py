@@ -70,3 +70,28 @@ def fund(cash, at):
         )
 
     return fund
+
+
+@pytest.fixture
+def superuser_conn(transactional_db):
+    """A psycopg connection that bypasses the application's protections (for tamper tests).
+
+    Embedded server: the ``postgres`` superuser. External server: WANGYIN_SUPERUSER_DATABASE_URL
+    (pointing at the same server); skipped when neither is available."""
+    import os
+
+    import psycopg
+    from django.db import connection
+
+    from wangyin.core import embedded_db
+
+    name = connection.settings_dict["NAME"]
+    if os.environ.get("DATABASE_URL"):
+        url = os.environ.get("WANGYIN_SUPERUSER_DATABASE_URL")
+        if not url:
+            pytest.skip("set WANGYIN_SUPERUSER_DATABASE_URL to run tamper tests on this server")
+        conn = psycopg.connect(url, dbname=name, autocommit=True)
+    else:
+        conn = psycopg.connect(embedded_db.superuser_dsn(database=name), autocommit=True)
+    with conn:
+        yield conn

@@ -60,7 +60,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise ValueError("invalid statement cursor") from exc
 
 
-def account_statement(
+def statement_queryset(
     *,
     account_id: int,
     since: datetime | None = None,
@@ -68,16 +68,8 @@ def account_statement(
     min_amount: Money | None = None,
     max_amount: Money | None = None,
     after: str | None = None,
-    limit: int = 50,
-) -> StatementPage:
-    """Newest first. Dates are a half-open range [since, until); amounts filter the size of
-    the movement (either direction). Served by the (account, posted_at DESC, id DESC) index;
-    ``after`` is the opaque cursor of the previous page."""
-    limit = max(1, min(limit, 500))
-    try:
-        account = Account.objects.only("normal_side", "currency").get(pk=account_id)
-    except Account.DoesNotExist as exc:
-        raise AccountNotFound(extra={"account_id": account_id}) from exc
+):
+    """The statement query (newest first), kept next to its index; exposed for EXPLAIN."""
     qs = Posting.objects.filter(account_id=account_id)
     if since is not None:
         qs = qs.filter(posted_at__gte=since)
@@ -90,12 +82,36 @@ def account_statement(
     if after:
         at, pk = _decode_cursor(after)
         qs = qs.filter(Q(posted_at__lt=at) | Q(posted_at=at, id__lt=pk))
-    rows = list(
+    return (
         qs.order_by("-posted_at", "-id")
         .select_related("journal")
         .only("id", "journal_id", "posted_at", "amount", "balance_after",
-              "journal__type", "journal__memo")[: limit + 1]
+              "journal__type", "journal__memo")
     )
+
+
+def account_statement(
+    *,
+    account_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_amount: Money | None = None,
+    max_amount: Money | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> StatementPage:
+    """Newest first. Dates are a half-open range [since, until); amounts filter the size of
+    the movement (either direction). Served by the (account, posted_at DESC, id DESC) index;
+    ``after`` is the opaque cursor of the previous page (keyset pagination: page N costs the
+    same as page 1)."""
+    limit = max(1, min(limit, 500))
+    try:
+        account = Account.objects.only("normal_side", "currency").get(pk=account_id)
+    except Account.DoesNotExist as exc:
+        raise AccountNotFound(extra={"account_id": account_id}) from exc
+    qs = statement_queryset(account_id=account_id, since=since, until=until,
+                            min_amount=min_amount, max_amount=max_amount, after=after)
+    rows = list(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     lines = [
