@@ -141,5 +141,7 @@ def test_multi_line_journal(make_account, cash, at):
 def test_unknown_journal_type_is_refused(make_account, at):
     a, b = make_account(), make_account()
     with pytest.raises(ValueError):
-        services.journal_post(idempotency_key="bad-type", type="MAGIC", actor="x", posted_at=at,
-                              lines=[services.debit(a.pk, cny("1")), services.credit(b.pk, cny("1"))])
+        services.journal_post(
+            idempotency_key="bad-type", type="MAGIC", actor="x", posted_at=at,
+            lines=[services.debit(a.pk, cny("1")), services.credit(b.pk, cny("1"))],
+        )
