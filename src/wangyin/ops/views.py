@@ -2,12 +2,12 @@
 
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from wangyin.core import clock
 
 
-@require_GET
+@require_safe
 def healthz(request):
     started = clock.now()
     try:

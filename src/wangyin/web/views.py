@@ -1,10 +1,10 @@
 """Public pages of the customer site."""
 
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 
-@require_GET
+@require_safe
 def landing(request):
     return render(request, "web/landing.html")
 
