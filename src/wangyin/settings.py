@@ -99,6 +99,7 @@ LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # filled by collectstatic; whitenoise wants it to exist
 
 # Sessions and cookies: strict by default (SE-01, SE-06).
 SESSION_COOKIE_HTTPONLY = True
