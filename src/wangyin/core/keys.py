@@ -19,7 +19,7 @@ class MissingKey(RuntimeError):
     pass
 
 
-def _key_dir() -> Path:
+def key_dir() -> Path:
     path = var_dir() / "keys"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
@@ -33,7 +33,7 @@ def load_secret(name: str, *, env: str, nbytes: int = 32) -> bytes:
     value = os.environ.get(env)
     if value:
         return _decode(value, env)
-    path = _key_dir() / name
+    path = key_dir() / name
     if not path.exists():
         if os.environ.get("WANGYIN_REQUIRE_ENV_KEYS") == "1":
             raise MissingKey(f"{env} is not set and key generation is disabled")

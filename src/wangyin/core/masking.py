@@ -25,7 +25,8 @@ _ID_KEYS = {"id_number", "id_no", "identity_number", "legal_rep_id_number"}
 _PHONE_KEYS = {"phone", "mobile", "reserved_phone", "phone_number", "contact_phone"}
 _ACCOUNT_KEYS = {"account", "account_number", "account_no", "card_number", "payee_account",
                  "debit_account", "credit_account"}
-_NAME_KEYS = {"name", "person_name", "payee_name", "customer_name", "holder_name"}
+_NAME_KEYS = {"name", "person_name", "payee_name", "customer_name", "holder_name",
+              "legal_rep_name", "contact_name"}
 
 
 def mask_id_number(value: str) -> str:

@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand
+
+from wangyin.core.masking import mask_account
+from wangyin.ops.demo import HISTORY_SIZE, load_demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo bank. Idempotent: running it again creates and posts nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--history-size", type=int, default=HISTORY_SIZE,
+                            help="historical transactions to generate (default %(default)s)")
+
+    def handle(self, *args, **options):
+        result = load_demo(history_size=options["history_size"])
+        if result.created or result.journals_posted:
+            self.stdout.write(f"demo bank: created {len(result.created)} records, posted "
+                              f"{result.journals_posted} journals")
+        else:
+            self.stdout.write("demo bank: already loaded, nothing to do")
+        self.stdout.write("demo customers:")
+        for customer in result.customers:
+            accounts = ", ".join(mask_account(a) for a in customer["account"].split(", "))
+            self.stdout.write(f"  {customer['name']:<12} {customer['product']:<16} {accounts}")
+        self.stdout.write(
+            "demo logins: none yet — customer sign-up and login arrive with the next release "
+            "(issue #3); the site offers no login until then."
+        )

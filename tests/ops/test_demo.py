@@ -1,0 +1,49 @@
+"""The demo bank loads through the services, verifies clean and loads idempotently."""
+
+import pytest
+from django.core.management import call_command
+
+from wangyin.audit.selectors import audit_verify
+from wangyin.customers.models import Company, CustomerAccount, Person
+from wangyin.ledger.models import Account, Journal
+from wangyin.ledger.selectors import ledger_verify
+from wangyin.ops.demo import load_demo
+
+pytestmark = pytest.mark.req("DT-05", "AD-04")
+
+
+@pytest.mark.django_db
+def test_demo_loads_once_and_verifies(at):
+    first = load_demo(now=at, history_size=600)
+    counts = (Person.objects.count(), Company.objects.count(),
+              CustomerAccount.objects.count(), Account.objects.count(),
+              Journal.objects.count())
+    assert counts == (3, 1, 5, 9, 605)
+    assert first.journals_posted == 605
+    products = sorted(CustomerAccount.objects.values_list("product", flat=True))
+    assert products == ["CORPORATE_BASIC", "CORPORATE_GENERAL", "PERSONAL_I", "PERSONAL_II",
+                        "PERSONAL_III"]
+
+    again = load_demo(now=at, history_size=600)
+    assert again.created == [] and again.journals_posted == 0
+    assert (Person.objects.count(), Company.objects.count(), CustomerAccount.objects.count(),
+            Account.objects.count(), Journal.objects.count()) == counts
+
+    assert ledger_verify().ok
+    assert audit_verify().ok
+    customer_total = sum(Account.objects.filter(kind="CUSTOMER").values_list("balance",
+                                                                               flat=True))
+    assert customer_total > 0
+    assert not Account.objects.filter(kind="CUSTOMER", balance__lt=0).exists()
+
+
+@pytest.mark.django_db
+def test_demo_command_prints_masked_accounts(capsys):
+    call_command("demo", history_size=250)
+    out = capsys.readouterr().out
+    assert "posted 255 journals" in out
+    numbers = CustomerAccount.objects.values_list("number", flat=True)
+    for number in numbers:
+        assert number not in out and f"{number[:4]}" in out
+    call_command("demo", history_size=250)
+    assert "already loaded" in capsys.readouterr().out
