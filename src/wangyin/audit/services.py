@@ -31,7 +31,7 @@ def _normalise_ip(ip: str | None) -> str | None:
         return None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # nothing to undo on its own: callers roll back
 def record(
     *,
     actor: str,
@@ -63,14 +63,12 @@ def record(
         "details": mask_details(details or {}),
     }
     with connection.cursor() as cursor:
+        # Take the next number of the chain and its head hash in one round trip; the row
+        # lock this takes serialises writers of one chain until their transactions end.
         cursor.execute(
-            "INSERT INTO audit_auditchainhead (chain, seq, hash) VALUES (%s, 0, %s) "
-            "ON CONFLICT (chain) DO NOTHING",
+            "INSERT INTO audit_auditchainhead AS head (chain, seq, hash) VALUES (%s, 1, %s) "
+            "ON CONFLICT (chain) DO UPDATE SET seq = head.seq + 1 RETURNING seq, hash",
             [chain, GENESIS],
-        )
-        cursor.execute(
-            "UPDATE audit_auditchainhead SET seq = seq + 1 WHERE chain = %s RETURNING seq, hash",
-            [chain],
         )
         seq, prev_hash = cursor.fetchone()
     fields["seq"] = seq

@@ -224,13 +224,24 @@ def _apply(journal: Journal, lines: Sequence[Line], *, release: dict[int, int]) 
             journal=journal, account_id=line.account_id, amount=line.amount.fen,
             balance_after=balance[line.account_id], posted_at=journal.posted_at,
         ))
+    ids, balances, helds = [], [], []
     for pk, account in accounts.items():
         limit = account.overdraft_limit
         went_down = balance[pk] < account.balance
         if went_down and limit is not None and balance[pk] - held[pk] < -limit:
             raise InsufficientFunds(extra={"account": account.number})
         if balance[pk] != account.balance or held[pk] != account.held:
-            Account.objects.filter(pk=pk).update(balance=balance[pk], held=held[pk])
+            ids.append(pk)
+            balances.append(balance[pk])
+            helds.append(held[pk])
+    if ids:  # every changed account in one statement: one round trip per journal
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE ledger_account AS a SET balance = v.balance, held = v.held "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, balance, held) "
+                "WHERE a.id = v.id",
+                [ids, balances, helds],
+            )
     Posting.objects.bulk_create(postings)
 
 
@@ -276,11 +287,11 @@ def transfer(*, debit_account_id: int, credit_account_id: int, amount: Money,
     """Move ``amount`` from the debited account to the credited one."""
     if amount.fen <= 0:
         raise InvalidAmount(extra={"reason": "a transfer amount must be positive"})
-    return journal_post(
-        idempotency_key=idempotency_key, type=type, memo=memo, actor=actor,
-        posted_at=posted_at,
-        lines=[debit(debit_account_id, amount), credit(credit_account_id, amount)],
-    )
+    if type not in JournalType.values:
+        raise ValueError(f"unknown journal type {type!r}")
+    return _post(idempotency_key=idempotency_key, type=type, memo=memo, actor=actor,
+                 posted_at=posted_at,
+                 lines=[debit(debit_account_id, amount), credit(credit_account_id, amount)])
 
 
 # --- holds (two-phase transfers) ----------------------------------------------------------

@@ -12,6 +12,8 @@ class Command(BaseCommand):
                             help="historical transactions to generate (default %(default)s)")
 
     def handle(self, *args, **options):
+        self.stdout.write(f"demo bank: loading (a first run posts about {options['history_size']} "
+                          "historical transactions, which takes a minute or two)")
         result = load_demo(history_size=options["history_size"])
         if result.created or result.journals_posted:
             self.stdout.write(f"demo bank: created {len(result.created)} records, posted "
