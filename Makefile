@@ -20,13 +20,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	WANGYIN_PGDATA=$(WANGYIN_TEST_PGDATA) $(BIN)/pytest
+	$(BIN)/wangyin compliance > /dev/null  # docs/compliance.md from this run
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
 bench-ledger: $(STAMP)
-	$(BIN)/python bench/ledger_bench.py
+	$(BIN)/python bench/ledger_bench.py $(ARGS)
 
 clean-db:
-	rm -rf var/pgdata var/pgdata-test
+	rm -rf var/pgdata var/pgdata-test var/pgdata-bench

@@ -87,6 +87,7 @@ def test_creation_is_audited_without_identifiers_in_clear(make_person, make_comp
     ({"name": "张" * 61}, InvalidName),
     ({"birth_date": date(1985, 3, 13)}, BirthDateMismatch),
 ])
+@pytest.mark.req("SE-07")
 def test_bad_person_input_is_refused_and_changes_nothing(make_person, overrides, error):
     with pytest.raises(error):
         make_person(**overrides)

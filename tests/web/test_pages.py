@@ -5,7 +5,6 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.req("CH-01")
 def test_landing_page_names_the_bank_in_chinese_by_default(client):
     response = client.get("/")
     assert response.status_code == 200
@@ -24,7 +23,7 @@ def test_head_is_allowed_and_post_is_not(client):
     assert client.post("/").status_code == 405
 
 
-@pytest.mark.req("SE-07")
+@pytest.mark.req("SE-12")
 def test_strict_content_security_policy(client):
     response = client.get("/")
     csp = response["Content-Security-Policy"]
