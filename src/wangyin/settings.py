@@ -113,7 +113,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # The audit log is split into this many hash chains so that concurrent writers do not
 # queue on one chain head; each chain is verified on its own (see wangyin.audit).
-AUDIT_CHAINS = int(os.environ.get("WANGYIN_AUDIT_CHAINS", "16"))
+AUDIT_CHAINS = int(os.environ.get("WANGYIN_AUDIT_CHAINS", "64"))
 
 configure_structlog()
 LOGGING = logging_config(os.environ.get("WANGYIN_LOG_LEVEL", "INFO"))

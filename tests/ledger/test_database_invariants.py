@@ -57,6 +57,19 @@ def test_balanced_raw_postings_commit(make_account, at):
     assert Posting.objects.filter(journal=journal).count() == 2
 
 
+def test_a_posting_added_later_to_a_committed_journal_is_refused(make_account, at):
+    a, b = make_account(), make_account()
+    with transaction.atomic():
+        journal = _journal(at)
+        for account, amount in ((a, 100), (b, -100)):
+            Posting.objects.create(journal=journal, account=account, amount=amount,
+                                   balance_after=0, posted_at=at)
+    with pytest.raises(IntegrityError, match="unbalanced"), transaction.atomic():
+        Posting.objects.create(journal=journal, account=a, amount=5, balance_after=0,
+                               posted_at=at)
+    assert Posting.objects.filter(journal=journal).count() == 2
+
+
 @pytest.mark.parametrize("statement", [
     "UPDATE ledger_posting SET amount = amount * 2",
     "DELETE FROM ledger_posting",
