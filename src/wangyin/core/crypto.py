@@ -28,7 +28,7 @@ from functools import cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from wangyin.core.keys import MissingKey, key_dir, load_secret
+from wangyin.core.keys import MissingKey, key_dir, key_file, load_secret
 
 MAGIC = b"W"
 NONCE_BYTES = 12
@@ -71,15 +71,10 @@ def keyring() -> KeyRing:
     text = os.environ.get(KEYRING_ENV)
     if text:
         return KeyRing.parse(text, KEYRING_ENV)
-    path = key_dir() / "pii_keys"
-    if not path.exists():
-        if os.environ.get("WANGYIN_REQUIRE_ENV_KEYS") == "1":
-            raise MissingKey(f"{KEYRING_ENV} is not set and key generation is disabled")
-        fresh = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"1:{fresh}\n")
-    return KeyRing.parse(path.read_text().strip(), str(path))
+    text = key_file("pii_keys", env=KEYRING_ENV,
+                    generate=lambda: "1:" + base64.urlsafe_b64encode(secrets.token_bytes(32))
+                    .decode())
+    return KeyRing.parse(text, str(key_dir() / "pii_keys"))
 
 
 @cache

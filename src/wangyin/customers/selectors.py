@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from wangyin.customers import validation
 from wangyin.customers.errors import CustomerError
+from wangyin.customers.identifiers import (
+    clean_id_number,
+    clean_phone,
+    id_number_index,
+    phone_index,
+)
 from wangyin.customers.models import Company, CustomerAccount, Person
-from wangyin.customers.services import clean_id_number, clean_phone, id_number_index, phone_index
 
 
 def person_by_id_number(*, id_type: str, id_number: str) -> Person | None:

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from wangyin.audit import services as audit
-from wangyin.core.crypto import blind_index
 from wangyin.customers import validation
 from wangyin.customers.errors import (
     AccountLimitReached,
@@ -23,12 +22,16 @@ from wangyin.customers.errors import (
     FaceToFaceRequired,
     InvalidCreditCode,
     InvalidExpiry,
-    InvalidIdNumber,
-    InvalidName,
-    InvalidPhone,
     PartyExists,
     PartyNotFound,
     ProductNotAllowed,
+)
+from wangyin.customers.identifiers import (
+    clean_id_number,
+    clean_name,
+    clean_phone,
+    id_number_index,
+    phone_index,
 )
 from wangyin.customers.models import (
     CORPORATE_PRODUCTS,
@@ -42,50 +45,10 @@ from wangyin.customers.models import (
 from wangyin.ledger import services as ledger
 from wangyin.ledger.models import AccountKind
 
-ID_INDEX = "customers.id_number"
-PHONE_INDEX = "customers.phone"
 # PBOC Yinfa [2016] No. 302: at most one Class I account per person per bank (also a
 # database constraint) and, in principle, no more than five each of Class II and III.
 MAX_ACCOUNTS = {Product.PERSONAL_II: 5, Product.PERSONAL_III: 5}
 TEMPORARY_ACCOUNT_MAX_DAYS = 2 * 365
-
-
-# --- normalising and checking input ------------------------------------------------------
-
-
-def clean_id_number(id_type: str, id_number: str) -> str:
-    number = validation.normalise_identifier(id_number)
-    if id_type not in IdType.values:
-        raise InvalidIdNumber(extra={"reason": "unknown id type", "id_type": id_type})
-    ok = (validation.is_resident_id(number) if id_type == IdType.RESIDENT_ID
-          else validation.is_other_id(number))
-    if not ok:
-        raise InvalidIdNumber(extra={"id_type": id_type})
-    return number
-
-
-def clean_phone(phone: str) -> str:
-    digits = validation.normalise_identifier(phone)
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    if not validation.is_mobile(digits):
-        raise InvalidPhone()
-    return digits
-
-
-def clean_name(name: str, *, max_length: int) -> str:
-    name = " ".join((name or "").split())
-    if not name or len(name) > max_length:
-        raise InvalidName(extra={"length": len(name)})
-    return name
-
-
-def id_number_index(id_number: str) -> str:
-    return blind_index(id_number, purpose=ID_INDEX)
-
-
-def phone_index(phone: str) -> str:
-    return blind_index(phone, purpose=PHONE_INDEX)
 
 
 # --- parties -----------------------------------------------------------------------------
