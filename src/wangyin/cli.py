@@ -5,6 +5,7 @@
     wangyin ledger verify    trial balance, account balances, journals
     wangyin audit verify     hash chains of the audit log
     wangyin compliance       requirement -> tests -> last result matrix
+    wangyin sms inbox        the SMS sandbox: what the bank has sent
     wangyin manage ARGS...   any Django management command
 """
 
@@ -75,6 +76,18 @@ def audit() -> None:
 @audit.command("verify", help="Check every hash chain of the audit log.")
 def audit_verify() -> None:
     _call("audit_verify")
+
+
+@main.group(help="The SMS sandbox.")
+def sms() -> None:
+    pass
+
+
+@sms.command("inbox", help="List the messages the bank has sent, newest first.")
+@click.option("--phone", help="Only messages to this number.")
+@click.option("--limit", default=20, show_default=True, type=int)
+def sms_inbox(phone: str | None, limit: int) -> None:
+    _call("sms", "inbox", *(["--phone", phone] if phone else []), "--limit", str(limit))
 
 
 @main.command(help="Print the compliance matrix and write docs/compliance.md.")

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "wangyin.audit",
     "wangyin.ledger",
     "wangyin.customers",
+    "wangyin.notify",
     "wangyin.ops",
     "wangyin.web",
 ]
@@ -121,3 +122,8 @@ LOGGING = logging_config(os.environ.get("WANGYIN_LOG_LEVEL", "INFO"))
 # Customer account numbers: this 8-digit bank + branch prefix, a 10-digit serial from a
 # database sequence and a Luhn check digit (19 digits, like a bank card number).
 ACCOUNT_NUMBER_PREFIX = os.environ.get("WANGYIN_ACCOUNT_PREFIX", "62368001")
+
+# SMS: "sandbox" keeps every message in the inbox (back office, `wangyin sms inbox`);
+# "http" sends through WANGYIN_SMS_URL with the bearer token WANGYIN_SMS_TOKEN.
+SMS_GATEWAY = os.environ.get("WANGYIN_SMS_GATEWAY", "sandbox")
+SMS_URL = os.environ.get("WANGYIN_SMS_URL", "")
