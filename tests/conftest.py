@@ -4,7 +4,7 @@ session, under WANGYIN_PGDATA) unless DATABASE_URL points elsewhere."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -95,3 +95,47 @@ def superuser_conn(transactional_db):
         conn = psycopg.connect(embedded_db.superuser_dsn(database=name), autocommit=True)
     with conn:
         yield conn
+
+
+# --- customers ------------------------------------------------------------------------
+
+
+def _check(first17: str) -> str:
+    from wangyin.customers.validation import resident_id_check_digit
+
+    return first17 + resident_id_check_digit(first17)
+
+
+def _uscc(first17: str) -> str:
+    from wangyin.customers.validation import uscc_check_digit
+
+    return first17 + uscc_check_digit(first17)
+
+
+ID_NUMBER = _check("36070219850312201")
+USCC = _uscc("91360702MA35R8LX1")
+
+
+@pytest.fixture
+def make_person(at):
+    from wangyin.customers import services
+
+    def make(**overrides):
+        fields = {"name": "张伟", "id_type": "RESIDENT_ID", "id_number": ID_NUMBER,
+                  "birth_date": date(1985, 3, 12), "phone": "13807970001",
+                  "actor": "staff:1", "created_at": at}
+        return services.person_create(**{**fields, **overrides})
+    return make
+
+
+@pytest.fixture
+def make_company(at):
+    from wangyin.customers import services
+
+    def make(**overrides):
+        fields = {"name": "赣州示范科技有限公司", "uscc": USCC, "legal_rep_name": "刘强",
+                  "legal_rep_id_type": "RESIDENT_ID", "legal_rep_id_number": ID_NUMBER,
+                  "contact_name": "陈静", "contact_phone": "18907970009", "actor": "staff:1",
+                  "created_at": at}
+        return services.company_create(**{**fields, **overrides})
+    return make

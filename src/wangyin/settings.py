@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "wangyin.ledger",
     "wangyin.customers",
     "wangyin.notify",
+    "wangyin.identity",
     "wangyin.ops",
     "wangyin.web",
 ]
@@ -82,6 +83,11 @@ else:
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -127,3 +133,9 @@ ACCOUNT_NUMBER_PREFIX = os.environ.get("WANGYIN_ACCOUNT_PREFIX", "62368001")
 # "http" sends through WANGYIN_SMS_URL with the bearer token WANGYIN_SMS_TOKEN.
 SMS_GATEWAY = os.environ.get("WANGYIN_SMS_GATEWAY", "sandbox")
 SMS_URL = os.environ.get("WANGYIN_SMS_URL", "")
+
+# Customer login (AU-08, AU-12): consecutive failures before login locks until the next
+# day (the standards allow at most 10), and the age at which a password must be changed.
+LOGIN_MAX_FAILURES = min(10, int(os.environ.get("WANGYIN_LOGIN_MAX_FAILURES", "5")))
+PASSWORD_MAX_AGE_DAYS = int(os.environ.get("WANGYIN_PASSWORD_MAX_AGE_DAYS", "90"))
+SMS_SIGNATURE = os.environ.get("WANGYIN_SMS_SIGNATURE", "【网银银行】")

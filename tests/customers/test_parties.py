@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from django.db import connection
 
+from tests.conftest import ID_NUMBER, USCC
 from wangyin.audit.models import AuditEvent
 from wangyin.customers import selectors
 from wangyin.customers.errors import (
@@ -16,8 +17,6 @@ from wangyin.customers.errors import (
     PartyExists,
 )
 from wangyin.customers.models import Company, Person
-
-from .conftest import ID_NUMBER, USCC
 
 
 @pytest.mark.django_db

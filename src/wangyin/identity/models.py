@@ -1,0 +1,74 @@
+"""Customers' internet-banking identities. Not Django users: staff are ``auth.User`` on the
+back office; a ``ChannelUser`` is a customer's login to the web and mobile channels."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class Edition(models.TextChoices):
+    PUBLIC = "PUBLIC", _("Public edition (queries and own-account transfers)")
+    PRO = "PRO", _("Professional edition (all services, with security devices)")
+
+
+class UserStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", _("Active")
+    CLOSED = "CLOSED", _("Closed")
+
+
+class ChannelUser(models.Model):
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="channel_users")
+    login_name = models.CharField(max_length=30)
+    edition = models.CharField(max_length=6, choices=Edition.choices)
+    status = models.CharField(max_length=6, choices=UserStatus.choices,
+                              default=UserStatus.ACTIVE)
+    password = models.CharField(max_length=200)  # a Django (Argon2) password hash
+    must_change_password = models.BooleanField(default=True)
+    password_changed_at = models.DateTimeField()
+    reserved_message = models.CharField(max_length=40, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("login_name"), name="identity_login_name_unique"),
+            models.UniqueConstraint(fields=["person"], condition=Q(status="ACTIVE"),
+                                    name="identity_one_active_login_per_person"),
+            models.CheckConstraint(condition=Q(status="ACTIVE") | Q(closed_at__isnull=False),
+                                   name="identity_closed_has_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"channel_user:{self.pk}"
+
+    @property
+    def actor(self) -> str:
+        return f"customer:{self.person_id}"
+
+
+class LoginOutcome(models.TextChoices):
+    SUCCESS = "SUCCESS", _("Signed in")
+    BAD_PASSWORD = "BAD_PASSWORD", _("Wrong password")
+    LOCKED = "LOCKED", _("Login locked")
+    CLOSED = "CLOSED", _("Internet banking closed")
+
+
+class LoginEvent(models.Model):
+    """One password attempt of a known login (unknown names are not stored: they would
+    reveal what people type, and the customer cannot see them anyway)."""
+
+    user = models.ForeignKey(ChannelUser, on_delete=models.PROTECT, related_name="logins")
+    outcome = models.CharField(max_length=12, choices=LoginOutcome.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    device = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-at"], name="identity_login_recent")]

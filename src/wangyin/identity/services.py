@@ -1,0 +1,240 @@
+"""Customer internet-banking identities: counter enrolment, password checks with lock-out,
+password changes, unlock / reset / close by a teller.
+
+Passwords are hashed with Django's hashers (Argon2 first). Every function audits its
+event; passwords never reach the audit trail or logs (the masking module drops them).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from wangyin.audit import services as audit
+from wangyin.customers.errors import PartyNotFound
+from wangyin.customers.models import Person
+from wangyin.identity.errors import (
+    AlreadyEnrolled,
+    InvalidLoginName,
+    LoginFailed,
+    LoginLocked,
+    LoginNameTaken,
+    NotEnrolled,
+    PasswordReused,
+    RiskNotAcknowledged,
+    WeakPassword,
+)
+from wangyin.identity.models import ChannelUser, Edition, LoginEvent, LoginOutcome, UserStatus
+from wangyin.identity.passwords import PersonalData, password_problems
+from wangyin.notify import services as notify
+
+_LOGIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{5,29}$")
+# A hash of a random password: checked when the name is unknown, so that an unknown name
+# costs the same time as a wrong password (AU-09: no name enumeration by timing).
+_DUMMY_HASH = make_password(secrets.token_urlsafe(16))
+
+
+def personal_data(user: ChannelUser) -> PersonalData:
+    person = user.person
+    return PersonalData(login_name=user.login_name, id_number=person.id_number,
+                        phone=person.phone, birth_date=person.birth_date)
+
+
+def generate_initial_password() -> str:
+    """A random 8-character password of letters and digits that passes the policy; shown
+    once to the customer (the "envelope") and to be changed at first login."""
+    alphabet = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(8))
+        if not password_problems(candidate):
+            return candidate
+
+
+def next_unlock_time(at: datetime) -> datetime:
+    """Locks last until the start of the next local day (AU-08)."""
+    local = timezone.localtime(at)
+    return timezone.make_aware(datetime.combine(local.date() + timedelta(days=1), time.min))
+
+
+def _active_user_of(person_id: int) -> ChannelUser:
+    user = (ChannelUser.objects.select_for_update().select_related("person")
+            .filter(person_id=person_id, status=UserStatus.ACTIVE).first())
+    if user is None:
+        raise NotEnrolled(extra={"person_id": person_id})
+    return user
+
+
+# --- counter (teller) ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def internet_banking_open(*, person_id: int, login_name: str, edition: str,
+                          risk_acknowledged: bool, staff: str, reason: str,
+                          at: datetime) -> tuple[ChannelUser, str]:
+    """Enrol an existing customer (ON-01). Returns the user and the initial password,
+    which is not stored anywhere in clear and must be handed over once."""
+    login_name = (login_name or "").strip()
+    if not _LOGIN_NAME.fullmatch(login_name):
+        raise InvalidLoginName()
+    if edition not in Edition.values:
+        raise ValueError(f"unknown edition {edition!r}")
+    if not risk_acknowledged:
+        raise RiskNotAcknowledged()
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise PartyNotFound(extra={"person_id": person_id})
+    if ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).exists():
+        raise AlreadyEnrolled()
+    if ChannelUser.objects.filter(login_name__iexact=login_name).exists():
+        raise LoginNameTaken()
+    password = generate_initial_password()
+    try:
+        with transaction.atomic():
+            user = ChannelUser.objects.create(
+                person=person, login_name=login_name, edition=edition,
+                password=make_password(password), must_change_password=True,
+                password_changed_at=at, created_at=at)
+    except IntegrityError as exc:  # a concurrent enrolment took the name
+        raise LoginNameTaken() from exc
+    audit.record(actor=staff, action="identity.banking.opened", target=f"person:{person.pk}",
+                 occurred_at=at, details={"login_name": login_name, "edition": edition,
+                                          "reason": reason})
+    notify.sms_send(phone=person.phone, purpose="identity.opened", actor=staff, at=at,
+                    body=str(settings.SMS_SIGNATURE) + "您已开通网上银行，登录名 "
+                    f"{login_name}。如非本人办理，请立即致电本行客服。")
+    return user, password
+
+
+@transaction.atomic
+def login_unlock(*, person_id: int, staff: str, reason: str, at: datetime) -> ChannelUser:
+    user = _active_user_of(person_id)
+    user.failed_attempts, user.locked_until = 0, None
+    user.save(update_fields=["failed_attempts", "locked_until"])
+    audit.record(actor=staff, action="identity.login.unlocked", target=f"person:{person_id}",
+                 occurred_at=at, details={"reason": reason})
+    return user
+
+
+@transaction.atomic
+def password_reset_at_counter(*, person_id: int, staff: str, reason: str,
+                              at: datetime) -> tuple[ChannelUser, str]:
+    """A new initial password after the customer proved identity at the counter (ON-08)."""
+    user = _active_user_of(person_id)
+    password = generate_initial_password()
+    user.password, user.must_change_password = make_password(password), True
+    user.password_changed_at, user.failed_attempts, user.locked_until = at, 0, None
+    user.save(update_fields=["password", "must_change_password", "password_changed_at",
+                             "failed_attempts", "locked_until"])
+    audit.record(actor=staff, action="identity.password.reset", target=f"person:{person_id}",
+                 occurred_at=at, details={"reason": reason, "channel": "counter"})
+    notify.sms_send(phone=user.person.phone, purpose="identity.password_reset", actor=staff,
+                    at=at, body=str(settings.SMS_SIGNATURE) + "您的网上银行登录密码已在柜台"
+                    "重置。如非本人办理，请立即致电本行客服。")
+    return user, password
+
+
+@transaction.atomic
+def internet_banking_close(*, person_id: int, actor: str, reason: str,
+                           at: datetime) -> ChannelUser:
+    user = _active_user_of(person_id)
+    user.status, user.closed_at = UserStatus.CLOSED, at
+    user.save(update_fields=["status", "closed_at"])
+    audit.record(actor=actor, action="identity.banking.closed", target=f"person:{person_id}",
+                 occurred_at=at, details={"reason": reason})
+    return user
+
+
+# --- the customer ---------------------------------------------------------------------------
+
+
+def password_login(*, login_name: str, password: str, ip: str | None, device: str,
+                   user_agent: str, at: datetime) -> ChannelUser:
+    """Check a login password. Raises ``LoginFailed`` (one vague error for an unknown name,
+    a wrong password or a closed login) or ``LoginLocked``. The Nth consecutive failure
+    (settings.LOGIN_MAX_FAILURES) locks login until the next day and texts the customer.
+
+    The attempt is recorded in its own transaction first, so a failure counts even though
+    the caller then gets an exception."""
+    user, outcome = _password_attempt(login_name=login_name, password=password, ip=ip,
+                                      device=device, user_agent=user_agent, at=at)
+    if outcome == LoginOutcome.SUCCESS:
+        return user
+    if outcome == LoginOutcome.LOCKED:
+        raise LoginLocked()
+    raise LoginFailed(extra={"reason": outcome})
+
+
+@transaction.atomic
+def _password_attempt(*, login_name: str, password: str, ip: str | None, device: str,
+                      user_agent: str, at: datetime) -> tuple[ChannelUser | None, str]:
+    user = (ChannelUser.objects.select_for_update().select_related("person")
+            .filter(login_name__iexact=(login_name or "").strip()).first())
+    if user is None or user.status != UserStatus.ACTIVE:
+        check_password(password, _DUMMY_HASH)
+        return None, "unknown or closed"
+
+    def event(outcome: str) -> None:
+        LoginEvent.objects.create(user=user, outcome=outcome, ip=ip, device=device[:64],
+                                  user_agent=user_agent[:200], at=at)
+
+    if user.locked_until and user.locked_until > at:
+        check_password(password, _DUMMY_HASH)
+        event(LoginOutcome.LOCKED)
+        return user, LoginOutcome.LOCKED
+    if not check_password(password, user.password):
+        user.failed_attempts += 1
+        locks_now = user.failed_attempts >= settings.LOGIN_MAX_FAILURES
+        if locks_now:
+            user.locked_until = next_unlock_time(at)
+        user.save(update_fields=["failed_attempts", "locked_until"])
+        event(LoginOutcome.BAD_PASSWORD)
+        audit.record(actor=user.actor, action="identity.login.failed", ip=ip, device=device,
+                     result="FAILURE", target=f"channel_user:{user.pk}", occurred_at=at,
+                     details={"failed_attempts": user.failed_attempts, "locked": locks_now})
+        if not locks_now:
+            return user, LoginOutcome.BAD_PASSWORD
+        notify.sms_send(phone=user.person.phone, purpose="identity.locked", actor="system",
+                        at=at, body=str(settings.SMS_SIGNATURE) + "您的网上银行登录因密码"
+                        "连续输错已被锁定，次日自动解锁，或携带身份证件到柜台解锁。"
+                        "如非本人操作，请立即致电本行客服。")
+        return user, LoginOutcome.LOCKED
+    if user.failed_attempts or user.locked_until:
+        user.failed_attempts, user.locked_until = 0, None
+        user.save(update_fields=["failed_attempts", "locked_until"])
+    event(LoginOutcome.SUCCESS)
+    audit.record(actor=user.actor, action="identity.login.succeeded", ip=ip, device=device,
+                 target=f"channel_user:{user.pk}", occurred_at=at)
+    return user, LoginOutcome.SUCCESS
+
+
+@transaction.atomic
+def password_change(*, user_id: int, current_password: str, new_password: str, ip: str | None,
+                    at: datetime) -> ChannelUser:
+    """The customer changes the password (forced at first login, ON-07; or by choice after
+    re-entering the current one, AU-11). The policy of AU-01/AU-02 applies."""
+    user = ChannelUser.objects.select_for_update().select_related("person").get(pk=user_id)
+    if user.status != UserStatus.ACTIVE or not check_password(current_password, user.password):
+        raise LoginFailed(extra={"reason": "password change: current password"})
+    problems = password_problems(new_password, personal_data(user))
+    if problems:
+        raise WeakPassword(problems)
+    if check_password(new_password, user.password):
+        raise PasswordReused()
+    user.password, user.must_change_password = make_password(new_password), False
+    user.password_changed_at = at
+    user.save(update_fields=["password", "must_change_password", "password_changed_at"])
+    audit.record(actor=user.actor, action="identity.password.changed", ip=ip,
+                 target=f"channel_user:{user.pk}", occurred_at=at)
+    return user
+
+
+def password_expired(user: ChannelUser, *, at: datetime) -> bool:
+    """Due for the periodic change (AU-12; settings.PASSWORD_MAX_AGE_DAYS, default 90)."""
+    return at - user.password_changed_at > timedelta(days=settings.PASSWORD_MAX_AGE_DAYS)
