@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from wangyin.core.fields import EncryptedTextField
+
 
 class Edition(models.TextChoices):
     PUBLIC = "PUBLIC", _("Public edition (queries and own-account transfers)")
@@ -72,3 +74,16 @@ class LoginEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "-at"], name="identity_login_recent")]
+
+
+class Captcha(models.Model):
+    """A graphical captcha (AU-04): random, single use, valid for two minutes. The answer
+    is kept encrypted so the image can be drawn once it is requested; it is never sent
+    to the browser as text."""
+
+    token = models.CharField(max_length=43, unique=True)
+    answer = EncryptedTextField(purpose="identity.captcha.answer")
+    purpose = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
