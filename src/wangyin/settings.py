@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "wangyin.web.customer.CustomerMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -139,3 +140,7 @@ SMS_URL = os.environ.get("WANGYIN_SMS_URL", "")
 LOGIN_MAX_FAILURES = min(10, int(os.environ.get("WANGYIN_LOGIN_MAX_FAILURES", "5")))
 PASSWORD_MAX_AGE_DAYS = int(os.environ.get("WANGYIN_PASSWORD_MAX_AGE_DAYS", "90"))
 SMS_SIGNATURE = os.environ.get("WANGYIN_SMS_SIGNATURE", "【网银银行】")
+# Customer sessions (SE-02): idle timeout 5 minutes by default, never more than 15; an
+# absolute lifetime however active the customer is.
+CUSTOMER_IDLE_TIMEOUT_SECONDS = min(900, int(os.environ.get("WANGYIN_IDLE_TIMEOUT", "300")))
+CUSTOMER_SESSION_MAX_SECONDS = int(os.environ.get("WANGYIN_SESSION_MAX", str(4 * 3600)))

@@ -1,13 +1,24 @@
 """Customer-facing URLconf."""
 
 from django.urls import path
+from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
+from wangyin.web import banking, login
 from wangyin.web import views as web_views
 
 urlpatterns = [
     path("", web_views.landing, name="landing"),
     path("healthz", ops_views.healthz, name="healthz"),
+    path("i18n/language/", set_language, name="set_language"),
+    path("login/", login.login_start, name="login"),
+    path("login/password/", login.login_password, name="login_password"),
+    path("captcha/<str:token>.png", login.captcha_image, name="captcha_image"),
+    path("logout/", login.logout, name="logout"),
+    path("home/", banking.home, name="home"),
+    path("password/change/", banking.password_change, name="password_change"),
+    path("session/status/", banking.session_status, name="session_status"),
+    path("session/keepalive/", banking.session_keepalive, name="session_keepalive"),
 ]
 
 handler404 = "wangyin.web.views.not_found"

@@ -11,7 +11,7 @@ def test_landing_page_renders_in_chinese_without_console_errors(page, live_serve
     response = page.goto(live_server.url + "/")
     assert response.status == 200
     assert page.locator("h1").inner_text() == "网银银行网上银行"
-    assert page.get_by_text("本站暂不提供登录").is_visible()
+    assert page.get_by_role("link", name="登录个人网上银行").is_visible()
     # The stylesheet loaded under the strict CSP (no inline styles needed).
     font_size = page.locator("body").evaluate("e => getComputedStyle(e).fontSize")
     assert float(font_size.rstrip("px")) >= 16

@@ -10,7 +10,7 @@ def test_landing_page_names_the_bank_in_chinese_by_default(client):
     assert response.status_code == 200
     body = response.content.decode()
     assert "网上银行" in body and 'lang="zh-CN"' in body
-    assert "本站暂不提供登录" in body  # says plainly that login is not offered yet
+    assert "柜台" in body and "/login/" in body  # how to get internet banking, and where
 
 
 def test_landing_page_in_english_on_request(client):

@@ -48,11 +48,13 @@ class RiskNotAcknowledged(IdentityError):
 
 class WeakPassword(IdentityError):
     code = "weak_password"
+    message = _("The password does not meet the password rules.")
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str] | None = None):
+        problems = problems or []
         from wangyin.identity.passwords import MESSAGES
 
-        super().__init__(" ".join(str(MESSAGES[p]) for p in problems),
+        super().__init__(" ".join(str(MESSAGES[p]) for p in problems) or None,
                          extra={"problems": problems})
         self.problems = problems
 
@@ -66,3 +68,8 @@ class NotEnrolled(IdentityError):
     code = "not_enrolled"
     http_status = 404
     message = _("No active internet banking was found for this customer.")
+
+
+class InvalidReservedMessage(IdentityError):
+    code = "invalid_reserved_message"
+    message = _("The reserved message must be 2 to 20 characters.")

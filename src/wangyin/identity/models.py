@@ -87,3 +87,33 @@ class Captcha(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class SessionEnd(models.TextChoices):
+    LOGOUT = "LOGOUT", _("You signed out.")
+    IDLE = "IDLE", _("You were signed out after a period without activity.")
+    EXPIRED = "EXPIRED", _("Your session reached its maximum length. Please sign in again.")
+    REPLACED = "REPLACED", _("You were signed out because your account signed in elsewhere.")
+    NETWORK = "NETWORK", _("You were signed out because your network address changed.")
+    DEVICE = "DEVICE", _("You were signed out because your device changed.")
+    CLOSED = "CLOSED", _("Internet banking was closed.")
+
+
+class CustomerSession(models.Model):
+    """One signed-in session of a customer, kept server-side (SE-01…SE-05, AU-17). The
+    browser's Django session only carries ``sid``."""
+
+    sid = models.CharField(max_length=43, unique=True)
+    user = models.ForeignKey(ChannelUser, on_delete=models.PROTECT, related_name="sessions")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    device = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=8, choices=SessionEnd.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(ended_at__isnull=True),
+                                    name="identity_one_live_session_per_user"),
+        ]

@@ -20,9 +20,11 @@ from django.utils import timezone
 from wangyin.audit import services as audit
 from wangyin.customers.errors import PartyNotFound
 from wangyin.customers.models import Person
+from wangyin.identity import reserved
 from wangyin.identity.errors import (
     AlreadyEnrolled,
     InvalidLoginName,
+    InvalidReservedMessage,
     LoginFailed,
     LoginLocked,
     LoginNameTaken,
@@ -100,7 +102,8 @@ def internet_banking_open(*, person_id: int, login_name: str, edition: str,
             user = ChannelUser.objects.create(
                 person=person, login_name=login_name, edition=edition,
                 password=make_password(password), must_change_password=True,
-                password_changed_at=at, created_at=at)
+                password_changed_at=at, reserved_message=reserved.random_phrase(),
+                created_at=at)
     except IntegrityError as exc:  # a concurrent enrolment took the name
         raise LoginNameTaken() from exc
     audit.record(actor=staff, action="identity.banking.opened", target=f"person:{person.pk}",
@@ -238,3 +241,24 @@ def password_change(*, user_id: int, current_password: str, new_password: str, i
 def password_expired(user: ChannelUser, *, at: datetime) -> bool:
     """Due for the periodic change (AU-12; settings.PASSWORD_MAX_AGE_DAYS, default 90)."""
     return at - user.password_changed_at > timedelta(days=settings.PASSWORD_MAX_AGE_DAYS)
+
+
+def reserved_message(login_name: str) -> str:
+    """The phrase shown after the login name: the customer's own, or a decoy for a name
+    that does not exist or is closed (the same query either way)."""
+    user = ChannelUser.objects.filter(login_name__iexact=(login_name or "").strip(),
+                                      status=UserStatus.ACTIVE).first()
+    return user.reserved_message if user else reserved.decoy_for(login_name or "")
+
+
+@transaction.atomic
+def reserved_message_set(*, user_id: int, message: str, at: datetime) -> ChannelUser:
+    message = " ".join((message or "").split())
+    if not 2 <= len(message) <= 20:
+        raise InvalidReservedMessage()
+    user = ChannelUser.objects.select_for_update().get(pk=user_id)
+    user.reserved_message = message
+    user.save(update_fields=["reserved_message"])
+    audit.record(actor=user.actor, action="identity.reserved_message.changed",
+                 target=f"channel_user:{user.pk}", occurred_at=at)
+    return user

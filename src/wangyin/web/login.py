@@ -1,0 +1,123 @@
+"""Customer login: captcha first, then the reserved message, then the password on the
+server-shuffled soft keyboard, encrypted in the browser (see ``identity.transport``)."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from wangyin.core import clock
+from wangyin.core.errors import DomainError
+from wangyin.identity import captcha as captchas
+from wangyin.identity import services as identity
+from wangyin.identity import sessions
+from wangyin.identity.errors import LoginFailed
+from wangyin.identity.models import SessionEnd
+from wangyin.identity.transport import BadPayload, PasswordPad, public_key_spki, read_secrets
+from wangyin.web.customer import client_ip
+
+PAD = "login_pad"
+PENDING = "login_name"
+CAPTCHA = "login_captcha"
+
+
+def pad_for(request, key: str) -> PasswordPad:
+    """A fresh layout and nonce for this page load, remembered in the server session."""
+    pad = PasswordPad.new()
+    request.session[key] = pad.as_session()
+    return pad
+
+
+def take_pad(request, key: str) -> PasswordPad | None:
+    """The pad of the page being submitted; it can be used once."""
+    return PasswordPad.from_session(request.session.pop(key, None))
+
+
+def pad_context(pad: PasswordPad) -> dict:
+    return {"layout": list(enumerate(pad.layout)), "nonce": pad.nonce,
+            "public_key": public_key_spki()}
+
+
+def _login_page(request, *, error: str = "", name: str = "", status: int = 200):
+    issued = captchas.captcha_issue(purpose="login", at=clock.now())
+    request.session[CAPTCHA] = issued.token
+    ended = request.session.pop("ended", "")
+    notice = SessionEnd(ended).label if ended in SessionEnd.values else ""
+    return render(request, "web/login.html", {"captcha_token": issued.token, "error": error,
+                                              "login_name": name, "notice": notice},
+                  status=status)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def login_start(request):
+    if request.customer is not None:
+        return redirect("home")
+    if request.method != "POST":
+        return _login_page(request)
+    name = request.POST.get("login_name", "").strip()[:30]
+    token = request.session.pop(CAPTCHA, "")
+    if not captchas.captcha_verify(token=token, answer=request.POST.get("captcha", ""),
+                                   purpose="login", at=clock.now()):
+        return _login_page(request, name=name, status=400,
+                           error=_("The verification code is wrong or has expired."))
+    if not name:
+        return _login_page(request, status=400, error=_("Please enter your login name."))
+    request.session[PENDING] = name
+    return redirect("login_password")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def login_password(request):
+    name = request.session.get(PENDING)
+    if not name:
+        return redirect("login")
+    if request.method == "POST":
+        pad = take_pad(request, PAD)
+        try:
+            password = read_secrets(request.POST.get("payload", ""), pad,
+                                    fields=("password",))["password"]
+            user = identity.password_login(
+                login_name=name, password=password, ip=client_ip(request),
+                device=request.device_id, user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                at=clock.now())
+        except BadPayload:
+            error = str(LoginFailed.message)
+        except DomainError as exc:
+            error = str(exc.message)
+        else:
+            request.session.pop(PENDING, None)
+            request.session.cycle_key()
+            session = sessions.session_start(user=user, ip=client_ip(request),
+                                             device=request.device_id, at=clock.now())
+            request.session["sid"] = session.sid
+            return redirect("home")
+        # Any failure returns to the start: a new captcha for every password attempt.
+        request.session.pop(PENDING, None)
+        return _login_page(request, error=error, status=400)
+    pad = pad_for(request, PAD)
+    return render(request, "web/login_password.html", {
+        "login_name": name, "reserved_message": identity.reserved_message(name),
+        **pad_context(pad)})
+
+
+@require_safe
+def captcha_image(request, token: str):
+    if token != request.session.get(CAPTCHA):
+        raise Http404
+    png = captchas.captcha_image(token=token, at=clock.now())
+    if png is None:
+        raise Http404
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def logout(request):
+    sid = request.session.get("sid")
+    if sid:
+        sessions.session_end(sid=sid, reason=SessionEnd.LOGOUT, at=clock.now())
+    request.session.flush()
+    return render(request, "web/signed_out.html")

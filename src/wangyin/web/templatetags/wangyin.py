@@ -1,0 +1,18 @@
+"""Template filters shared by the channels: money and masking go through core only."""
+
+from django import template
+
+from wangyin.core import masking
+from wangyin.core.money import Money, format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Money) -> str:
+    return format_money(value)
+
+
+@register.filter
+def mask_account(value: str) -> str:
+    return masking.mask_account(value)

@@ -1,0 +1,65 @@
+"""Helpers for flow tests of the customer web channel: a signed-up customer and a client
+that goes through the real login steps (reading the captcha answer from the database,
+which only tests can do, and encrypting like the browser)."""
+
+import pytest
+
+from wangyin.identity import services as identity
+from wangyin.identity.models import Captcha
+from wangyin.identity.transport import encrypt_payload
+
+PASSWORD = "Tq7mX9vK"
+
+
+def keys_for(text: str, layout: str) -> list:
+    return [[layout.index(c.lower()), c.isupper()] for c in text]
+
+
+def pass_captcha(client, name: str, answer: str | None = None):
+    client.get("/login/")
+    token = client.session["login_captcha"]
+    if answer is None:
+        answer = Captcha.objects.get(token=token).answer
+    return client.post("/login/", {"login_name": name, "captcha": answer})
+
+
+def submit_password(client, password: str, *, nonce: str | None = None):
+    client.get("/login/password/")
+    pad = client.session["login_pad"]
+    payload = encrypt_payload({"nonce": nonce or pad["nonce"],
+                               "fields": {"password": keys_for(password, pad["layout"])}})
+    return client.post("/login/password/", {"payload": payload}), payload
+
+
+def sign_in(client, name: str, password: str):
+    pass_captcha(client, name)
+    response, _ = submit_password(client, password)
+    return response
+
+
+def change_password(client, current: str, new: str, confirm: str | None = None):
+    client.get("/password/change/")
+    pad = client.session["password_pad"]
+    payload = encrypt_payload({"nonce": pad["nonce"], "fields": {
+        "current": keys_for(current, pad["layout"]), "new": keys_for(new, pad["layout"]),
+        "confirm": keys_for(confirm or new, pad["layout"])}})
+    return client.post("/password/change/", {"payload": payload})
+
+
+@pytest.fixture
+def customer(make_person, at):
+    """A customer enrolled at the counter; returns (user, initial password)."""
+    person = make_person()
+    return identity.internet_banking_open(
+        person_id=person.pk, login_name="zhangwei_01", edition="PRO", risk_acknowledged=True,
+        staff="staff:teller1", reason="counter", at=at)
+
+
+@pytest.fixture
+def ready_customer(customer, client):
+    """A customer who has already changed the initial password (then signed out)."""
+    user, initial = customer
+    sign_in(client, "zhangwei_01", initial)
+    change_password(client, initial, PASSWORD)
+    client.post("/logout/")
+    return user
