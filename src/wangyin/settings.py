@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
                 "django.contrib.messages.context_processors.messages",
+                "wangyin.web.context.bank",
             ]
         },
     }
@@ -144,3 +145,6 @@ SMS_SIGNATURE = os.environ.get("WANGYIN_SMS_SIGNATURE", "【网银银行】")
 # absolute lifetime however active the customer is.
 CUSTOMER_IDLE_TIMEOUT_SECONDS = min(900, int(os.environ.get("WANGYIN_IDLE_TIMEOUT", "300")))
 CUSTOMER_SESSION_MAX_SECONDS = int(os.environ.get("WANGYIN_SESSION_MAX", str(4 * 3600)))
+
+# What customers are told about the bank itself (shown in safety tips and footers).
+BANK_HOTLINE = os.environ.get("WANGYIN_BANK_HOTLINE", "000-0000-0000")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("login/password/", login.login_password, name="login_password"),
     path("captcha/<str:token>.png", login.captcha_image, name="captcha_image"),
     path("logout/", login.logout, name="logout"),
+    path("signed-out/", login.signed_out, name="signed_out"),
     path("home/", banking.home, name="home"),
     path("password/change/", banking.password_change, name="password_change"),
     path("session/status/", banking.session_status, name="session_status"),

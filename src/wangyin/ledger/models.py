@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from wangyin.core.money import Money
 
@@ -25,9 +26,9 @@ class NormalSide(models.TextChoices):
 
 
 class AccountStatus(models.TextChoices):
-    ACTIVE = "ACTIVE", "active"
-    FROZEN = "FROZEN", "frozen (止付: no debits)"
-    CLOSED = "CLOSED", "closed"
+    ACTIVE = "ACTIVE", _("Normal")
+    FROZEN = "FROZEN", _("Stop-payment (no debits)")
+    CLOSED = "CLOSED", _("Closed")
 
 
 class Account(models.Model):

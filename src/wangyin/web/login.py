@@ -43,6 +43,7 @@ def pad_context(pad: PasswordPad) -> dict:
 def _login_page(request, *, error: str = "", name: str = "", status: int = 200):
     issued = captchas.captcha_issue(purpose="login", at=clock.now())
     request.session[CAPTCHA] = issued.token
+    error = error or request.session.pop("login_error", "")
     ended = request.session.pop("ended", "")
     notice = SessionEnd(ended).label if ended in SessionEnd.values else ""
     return render(request, "web/login.html", {"captcha_token": issued.token, "error": error,
@@ -95,7 +96,8 @@ def login_password(request):
             return redirect("home")
         # Any failure returns to the start: a new captcha for every password attempt.
         request.session.pop(PENDING, None)
-        return _login_page(request, error=error, status=400)
+        request.session["login_error"] = error
+        return redirect("login")
     pad = pad_for(request, PAD)
     return render(request, "web/login_password.html", {
         "login_name": name, "reserved_message": identity.reserved_message(name),
@@ -120,4 +122,9 @@ def logout(request):
     if sid:
         sessions.session_end(sid=sid, reason=SessionEnd.LOGOUT, at=clock.now())
     request.session.flush()
+    return redirect("signed_out")
+
+
+@require_safe
+def signed_out(request):
     return render(request, "web/signed_out.html")
