@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "procrastinate.contrib.django",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "wangyin.core",
     "wangyin.audit",
     "wangyin.ledger",
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
     "wangyin.identity",
     "wangyin.ops",
     "wangyin.web",
+    "wangyin.backoffice",
 ]
 
 MIDDLEWARE = [
@@ -54,12 +57,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "wangyin.web.customer.CustomerMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "wangyin.urls"
+# The customer site with the back office under /bo/; an internal deployment can serve the
+# back office alone on its own port with WANGYIN_ROOT_URLCONF=wangyin.backoffice.root_urls.
+ROOT_URLCONF = os.environ.get("WANGYIN_ROOT_URLCONF", "wangyin.urls")
+LOGIN_URL = "/bo/login/"
 WSGI_APPLICATION = "wangyin.wsgi.application"
 
 TEMPLATES = [

@@ -1,6 +1,6 @@
 """Customer-facing URLconf."""
 
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
@@ -20,7 +20,9 @@ urlpatterns = [
     path("password/change/", banking.password_change, name="password_change"),
     path("session/status/", banking.session_status, name="session_status"),
     path("session/keepalive/", banking.session_keepalive, name="session_keepalive"),
+    path("bo/", include("wangyin.backoffice.urls")),
 ]
 
+handler403 = "wangyin.web.views.not_found"  # forbidden looks exactly like missing (SE-08)
 handler404 = "wangyin.web.views.not_found"
 handler500 = "wangyin.web.views.server_error"

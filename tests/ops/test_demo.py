@@ -19,6 +19,8 @@ def test_demo_loads_once_and_verifies(at):
               CustomerAccount.objects.count(), Account.objects.count(),
               Journal.objects.count())
     assert counts == (3, 1, 5, 9, 605)
+    assert {login["login"] for login in first.logins} == {"zhangwei", "linademo", "teller01",
+                                                         "auditor01"}
     assert first.journals_posted == 605
     products = sorted(CustomerAccount.objects.values_list("product", flat=True))
     assert products == ["CORPORATE_BASIC", "CORPORATE_GENERAL", "PERSONAL_I", "PERSONAL_II",
@@ -45,5 +47,21 @@ def test_demo_command_prints_masked_accounts(capsys):
     numbers = CustomerAccount.objects.values_list("number", flat=True)
     for number in numbers:
         assert number not in out and f"{number[:4]}" in out
+    assert "teller01" in out and "TOTP secret" in out
     call_command("demo", history_size=250)
     assert "already loaded" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_demo_logins_work(at):
+    from wangyin.identity import services as identity
+    from wangyin.ops.demo import demo_credentials
+
+    load_demo(now=at, history_size=250)
+    creds = demo_credentials()
+    user = identity.password_login(login_name="zhangwei", password=creds["zhangwei"], ip=None,
+                                   device="d", user_agent="", at=at)
+    assert not user.must_change_password and user.edition == "PRO"
+    from django.contrib.auth import authenticate
+
+    assert authenticate(username="teller01", password=creds["teller01"]) is not None

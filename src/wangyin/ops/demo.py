@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from wangyin.core.keys import key_file
 from wangyin.core.money import Money
 from wangyin.customers import selectors as customer_selectors
 from wangyin.customers import services as customer_services
@@ -72,6 +73,8 @@ COMPANY = {
 class DemoResult:
     created: list[str] = field(default_factory=list)
     customers: list[dict] = field(default_factory=list)
+    logins: list[dict] = field(default_factory=list)
+    totp_base32: str = ""
     journals_posted: int = 0
 
 
@@ -101,7 +104,65 @@ def load_demo(*, now: datetime | None = None, history_size: int = HISTORY_SIZE) 
                                  "account": person.number})
     result.customers.append({"name": COMPANY["name"], "product": "CORPORATE",
                              "account": ", ".join(a.number for a in company_accounts)})
+    _logins(now, people, result)
     return result
+
+
+def demo_credentials() -> dict:
+    """Passwords and the TOTP key of the demo logins: random per installation, kept in
+    ``var/keys/demo_logins`` (0600) so every ``make run`` can print them again."""
+    import base64
+    import json
+    import secrets
+
+    from wangyin.identity.services import generate_initial_password
+
+    def generate() -> str:
+        return json.dumps({
+            "zhangwei": generate_initial_password() + "a1",
+            "linademo": generate_initial_password() + "b2",
+            "teller01": "Teller-" + secrets.token_urlsafe(9),
+            "auditor01": "Audit-" + secrets.token_urlsafe(9),
+            "totp_hex": secrets.token_hex(20),
+        })
+
+    text = key_file("demo_logins", env="(demo only)", generate=generate)
+    data = json.loads(text)
+    data["totp_base32"] = base64.b32encode(bytes.fromhex(data["totp_hex"])).decode()
+    return data
+
+
+def _logins(now: datetime, people, result: DemoResult) -> None:
+    """Internet banking for 张伟 (zhangwei, professional edition) and 李娜 (linademo, public
+    edition), with
+    their first password change already done; a teller and an auditor for the back office
+    sharing one TOTP key (add it to any authenticator app)."""
+    from django.contrib.auth import get_user_model
+
+    from wangyin.backoffice import staff
+    from wangyin.identity import services as identity
+    from wangyin.identity.models import ChannelUser
+
+    creds = demo_credentials()
+    for login_name, edition, account in (("zhangwei", "PRO", people[0]),
+                                         ("linademo", "PUBLIC", people[1])):
+        if not ChannelUser.objects.filter(login_name=login_name).exists():
+            user, initial = identity.internet_banking_open(
+                person_id=account.person_id, login_name=login_name, edition=edition,
+                risk_acknowledged=True, staff=ACTOR, reason="demo bank", at=now)
+            identity.password_change(user_id=user.pk, current_password=initial,
+                                     new_password=creds[login_name], ip=None, at=now)
+            result.created.append(f"internet banking {login_name}")
+        result.logins.append({"who": "customer", "login": login_name,
+                              "password": creds[login_name], "where": "/login/"})
+    for username, role in (("teller01", staff.TELLER), ("auditor01", staff.AUDITOR)):
+        if not get_user_model().objects.filter(username=username).exists():
+            staff.staff_create(username=username, password=creds[username], role=role,
+                               created_by=ACTOR, totp_key=creds["totp_hex"])
+            result.created.append(f"staff {username}")
+        result.logins.append({"who": f"staff ({role})", "login": username,
+                              "password": creds[username], "where": "/bo/"})
+    result.totp_base32 = creds["totp_base32"]
 
 
 def _gl_accounts(now: datetime, result: DemoResult) -> dict[str, Account]:

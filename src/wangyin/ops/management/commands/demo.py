@@ -24,7 +24,10 @@ class Command(BaseCommand):
         for customer in result.customers:
             accounts = ", ".join(mask_account(a) for a in customer["account"].split(", "))
             self.stdout.write(f"  {customer['name']:<12} {customer['product']:<16} {accounts}")
-        self.stdout.write(
-            "demo logins: none yet — customer sign-up and login arrive with the next release "
-            "(issue #3); the site offers no login until then."
-        )
+        self.stdout.write("demo logins (generated for this installation, kept in "
+                          "var/keys/demo_logins):")
+        for login in result.logins:
+            self.stdout.write(f"  {login['who']:<22} {login['where']:<8} {login['login']:<10} "
+                              f"password {login['password']}")
+        self.stdout.write(f"  staff second factor: TOTP secret {result.totp_base32} (add it "
+                          "to an authenticator app; 6 digits, 30 s)")
