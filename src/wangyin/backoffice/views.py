@@ -153,9 +153,15 @@ def customer_detail(request, person_id: int):
     return _no_store(render(request, "backoffice/customer.html", {
         "person": person, "banking": banking,
         "accounts": customers.accounts_of_person(person_id=person.pk),
-        "open_form": OpenBankingForm(), "reason_form": ReasonForm(),
+        "open_form": OpenBankingForm(), **_reason_forms(),
         "locked": bool(banking and banking.locked_until and banking.locked_until > clock.now()),
     }))
+
+
+def _reason_forms() -> dict:
+    """One reason field per action form, each with its own element ids."""
+    return {f"{name}_form": ReasonForm(auto_id=f"{name}_%s")
+            for name in ("unlock", "reset", "close")}
 
 
 def _envelope(request, person, user, password, title):
@@ -182,7 +188,7 @@ def banking_open(request, person_id: int):
             return _envelope(request, person, user, password, _("Internet banking opened"))
     banking = ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).first()
     return _no_store(render(request, "backoffice/customer.html", {
-        "person": person, "banking": banking, "open_form": form, "reason_form": ReasonForm(),
+        "person": person, "banking": banking, "open_form": form, **_reason_forms(),
         "accounts": customers.accounts_of_person(person_id=person.pk)}, status=400))
 
 
