@@ -51,3 +51,9 @@ def account_by_number(*, number: str) -> CustomerAccount | None:
         return None
     return (CustomerAccount.objects.filter(number=number)
             .select_related("ledger_account", "person", "company").first())
+
+
+def account_of_person(*, person_id: int, account_id: int) -> CustomerAccount | None:
+    """The account only if it belongs to this person (object-level access control)."""
+    return (CustomerAccount.objects.filter(pk=account_id, person_id=person_id)
+            .select_related("ledger_account").first())

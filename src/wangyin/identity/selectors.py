@@ -14,6 +14,7 @@ from wangyin.identity.models import ChannelUser, CustomerSession, LoginEvent, Lo
 
 @dataclass(frozen=True)
 class AccountLine:
+    id: int
     number_masked: str
     product: str
     balance: Money
@@ -56,7 +57,7 @@ def home_overview(*, user: ChannelUser, session: CustomerSession) -> HomeOvervie
     unusual = failures > 0 or (previous is not None
                                and not _same_network(previous.ip, session.ip))
     accounts = [
-        AccountLine(number_masked=a.masked_number, product=Product(a.product).label,
+        AccountLine(id=a.pk, number_masked=a.masked_number, product=Product(a.product).label,
                     balance=a.ledger_account.balance_money,
                     available=a.ledger_account.available_money,
                     status=a.ledger_account.get_status_display())

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
+from wangyin.customers import selectors as customer_selectors
 from wangyin.identity import selectors as identity_selectors
 from wangyin.identity import services as identity
 from wangyin.identity.transport import BadPayload, read_secrets
+from wangyin.ledger import selectors as ledger_selectors
 from wangyin.web.customer import client_ip, customer_required
+from wangyin.web.forms import ReservedMessageForm, StatementFilterForm
 from wangyin.web.login import pad_context, pad_for, take_pad
 
 CHANGE_PAD = "password_pad"
@@ -26,6 +32,61 @@ def home(request):
     overview = identity_selectors.home_overview(user=user,
                                                 session=request.customer_session)
     return render(request, "web/home.html", {"overview": overview})
+
+
+@require_safe
+@customer_required
+def account_detail(request, account_id: int):
+    """One account's statement, newest first, with a date filter and keyset paging."""
+    account = customer_selectors.account_of_person(person_id=request.customer.person_id,
+                                                   account_id=account_id)
+    if account is None:
+        raise Http404  # someone else's account looks like no account (SE-09)
+    form = StatementFilterForm(request.GET or None)
+    page = None
+    if form.is_valid() or not request.GET:
+        data = form.cleaned_data if request.GET else {}
+        tz = timezone.get_current_timezone()
+        since = data.get("since")
+        until = data.get("until")
+        try:
+            page = ledger_selectors.account_statement(
+                account_id=account.ledger_account_id,
+                since=datetime.combine(since, time.min, tz) if since else None,
+                until=datetime.combine(until + timedelta(days=1), time.min, tz)
+                if until else None,
+                after=data.get("after") or None, limit=20)
+        except ValueError:  # a tampered cursor: start again from the newest
+            page = ledger_selectors.account_statement(account_id=account.ledger_account_id,
+                                                      limit=20)
+    query = request.GET.copy()
+    if page and page.next_cursor:
+        query["after"] = page.next_cursor
+    return render(request, "web/account.html", {
+        "account": account, "balance": account.ledger_account.balance_money,
+        "available": account.ledger_account.available_money, "form": form, "page": page,
+        "next_query": query.urlencode() if page and page.next_cursor else ""})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@customer_required
+def security_centre(request):
+    user = request.customer
+    form = ReservedMessageForm(request.POST or None)
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        try:
+            identity.reserved_message_set(user_id=user.pk,
+                                          message=form.cleaned_data["reserved_message"],
+                                          at=clock.now())
+            user.refresh_from_db()
+            saved, form = True, ReservedMessageForm()
+        except DomainError as exc:
+            form.add_error("reserved_message", str(exc.message))
+    return render(request, "web/security.html", {
+        "form": form, "saved": saved, "reserved_message": user.reserved_message,
+        "history": identity_selectors.login_history(user=user, limit=20)},
+        status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

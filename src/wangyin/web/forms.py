@@ -1,0 +1,29 @@
+"""Customer-site forms: server-side validation of everything a customer submits."""
+
+from datetime import timedelta
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class StatementFilterForm(forms.Form):
+    since = forms.DateField(label=_("From"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    after = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until:
+            if until < since:
+                raise forms.ValidationError(_("The end date is before the start date."))
+            if until - since > timedelta(days=366):
+                raise forms.ValidationError(_("Choose a period of at most one year."))
+        return data
+
+
+class ReservedMessageForm(forms.Form):
+    reserved_message = forms.CharField(label=_("New reserved message"), min_length=2,
+                                       max_length=20)
