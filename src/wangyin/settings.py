@@ -155,3 +155,10 @@ CUSTOMER_SESSION_MAX_SECONDS = int(os.environ.get("WANGYIN_SESSION_MAX", str(4 *
 
 # What customers are told about the bank itself (shown in safety tips and footers).
 BANK_HOTLINE = os.environ.get("WANGYIN_BANK_HOTLINE", "000-0000-0000")
+
+# Rate limits (SE-11): (hits, per seconds), counted in PostgreSQL so every process shares them.
+RATE_LIMITS = {
+    "login_per_ip": (30, 300), "login_per_name": (10, 900),
+    "password_per_ip": (30, 300), "password_per_name": (10, 900),
+    "captcha_per_ip": (60, 60),
+}

@@ -200,3 +200,27 @@ def test_signed_in_pages_need_a_session(client):
     for url in ("/home/", "/password/change/"):
         assert client.get(url).url == "/login/"
     assert client.post("/session/keepalive/").url == "/login/"
+
+
+@pytest.mark.req("SE-11")
+def test_login_attempts_are_rate_limited_per_name_and_per_ip(client, customer, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_per_name": (3, 900),
+                            "login_per_ip": (5, 300)}
+    for _ in range(3):
+        assert pass_captcha(client, "zhangwei_01").status_code == 302
+    limited = pass_captcha(client, "zhangwei_01")
+    assert limited.status_code == 429 and "请稍候" in limited.content.decode()
+    assert pass_captcha(client, "someone_else").status_code == 302  # 5th hit from this IP
+    assert pass_captcha(client, "someone_else").status_code == 429  # 6th: the IP budget
+
+
+@pytest.mark.req("SE-11")
+def test_rate_windows_reset(at):
+    from datetime import timedelta
+
+    from wangyin.core import ratelimit
+
+    assert all(ratelimit.allow("t:k", limit=2, per=60, now=at) for _ in range(2))
+    assert not ratelimit.allow("t:k", limit=2, per=60, now=at + timedelta(seconds=30))
+    assert ratelimit.allow("t:k", limit=2, per=60, now=at + timedelta(seconds=61))
+    assert ratelimit.purge(now=at + timedelta(days=2)) == 1

@@ -3,12 +3,15 @@ server-shuffled soft keyboard, encrypted in the browser (see ``identity.transpor
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from wangyin.core import clock
+from wangyin.core import clock, ratelimit
+from wangyin.core.crypto import blind_index
 from wangyin.core.errors import DomainError
 from wangyin.identity import captcha as captchas
 from wangyin.identity import services as identity
@@ -40,6 +43,25 @@ def pad_context(pad: PasswordPad) -> dict:
             "public_key": public_key_spki()}
 
 
+def too_many(request, scope: str, *, name: str = "") -> bool:
+    """SE-11: per-IP and per-login-name budgets for ``scope`` (settings.RATE_LIMITS)."""
+    now = clock.now()
+    limits = settings.RATE_LIMITS
+    ip_limit, ip_per = limits[f"{scope}_per_ip"]
+    if not ratelimit.allow(f"{scope}:ip:{client_ip(request)}", limit=ip_limit, per=ip_per,
+                           now=now):
+        return True
+    if name:
+        name_limit, name_per = limits[f"{scope}_per_name"]
+        digest = blind_index(name.strip().lower(), purpose="ratelimit.login_name")
+        return not ratelimit.allow(f"{scope}:name:{digest[:32]}", limit=name_limit,
+                                   per=name_per, now=now)
+    return False
+
+
+TOO_MANY = gettext_lazy("Too many attempts. Please wait a few minutes and try again.")
+
+
 def _login_page(request, *, error: str = "", name: str = "", status: int = 200):
     issued = captchas.captcha_issue(purpose="login", at=clock.now())
     request.session[CAPTCHA] = issued.token
@@ -58,6 +80,8 @@ def login_start(request):
     if request.method != "POST":
         return _login_page(request)
     name = request.POST.get("login_name", "").strip()[:30]
+    if too_many(request, "login", name=name):
+        return _login_page(request, name=name, status=429, error=str(TOO_MANY))
     token = request.session.pop(CAPTCHA, "")
     if not captchas.captcha_verify(token=token, answer=request.POST.get("captcha", ""),
                                    purpose="login", at=clock.now()):
@@ -76,6 +100,9 @@ def login_password(request):
         return redirect("login")
     if request.method == "POST":
         pad = take_pad(request, PAD)
+        if too_many(request, "password", name=name):
+            request.session.pop(PENDING, None)
+            return _login_page(request, status=429, error=str(TOO_MANY))
         try:
             password = read_secrets(request.POST.get("payload", ""), pad,
                                     fields=("password",))["password"]
@@ -106,7 +133,7 @@ def login_password(request):
 
 @require_safe
 def captcha_image(request, token: str):
-    if token != request.session.get(CAPTCHA):
+    if token != request.session.get(CAPTCHA) or too_many(request, "captcha"):
         raise Http404
     png = captchas.captcha_image(token=token, at=clock.now())
     if png is None:
