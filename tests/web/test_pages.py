@@ -61,3 +61,10 @@ def test_unknown_page_is_a_plain_error_without_detail(client):
     assert response.status_code == 404
     body = response.content.decode()
     assert "页面不存在" in body and "Traceback" not in body and "urlpatterns" not in body
+
+
+@pytest.mark.req("SE-06")
+def test_hsts_on_https_responses_only(client):
+    secure = client.get("/", secure=True)
+    assert secure["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Strict-Transport-Security" not in client.get("/")
