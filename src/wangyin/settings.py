@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "wangyin.customers",
     "wangyin.notify",
     "wangyin.identity",
+    "wangyin.authn",
     "wangyin.ops",
     "wangyin.web",
     "wangyin.backoffice",

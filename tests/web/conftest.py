@@ -2,6 +2,8 @@
 that goes through the real login steps (reading the captcha answer from the database,
 which only tests can do, and encrypting like the browser)."""
 
+import re
+
 import pytest
 
 from wangyin.identity import services as identity
@@ -31,9 +33,24 @@ def submit_password(client, password: str, *, nonce: str | None = None):
     return client.post("/login/password/", {"payload": payload}), payload
 
 
+def sms_code(purpose: str = "authn.device.bind") -> str:
+    """The newest code the SMS sandbox holds for ``purpose``."""
+    from wangyin.notify.models import SmsMessage
+
+    body = SmsMessage.objects.filter(purpose=purpose).latest("id").body
+    return re.search(r"验证码 (\d{6})", body).group(1)
+
+
+def bind_device(client):
+    client.get("/login/device/")
+    return client.post("/login/device/", {"code": sms_code()})
+
+
 def sign_in(client, name: str, password: str):
     pass_captcha(client, name)
     response, _ = submit_password(client, password)
+    if response.status_code == 302 and response.url == "/login/device/":
+        response = bind_device(client)
     return response
 
 

@@ -117,3 +117,23 @@ class CustomerSession(models.Model):
             models.UniqueConstraint(fields=["user"], condition=Q(ended_at__isnull=True),
                                     name="identity_one_live_session_per_user"),
         ]
+
+
+class Device(models.Model):
+    """A browser or phone the customer has bound with an SMS code (AU-16). ``device_id``
+    is the digest of the device cookie and user agent (see web.customer)."""
+
+    user = models.ForeignKey(ChannelUser, on_delete=models.PROTECT, related_name="devices")
+    device_id = models.CharField(max_length=64)
+    label = models.CharField(max_length=120)
+    bound_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "device_id"],
+                                    condition=Q(removed_at__isnull=True),
+                                    name="identity_device_bound_once"),
+        ]
+        indexes = [models.Index(fields=["device_id"], name="identity_device_lookup")]

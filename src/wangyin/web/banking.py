@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
 from wangyin.customers import selectors as customer_selectors
+from wangyin.identity import devices
 from wangyin.identity import selectors as identity_selectors
 from wangyin.identity import services as identity
 from wangyin.identity.transport import BadPayload, read_secrets
@@ -85,8 +86,17 @@ def security_centre(request):
             form.add_error("reserved_message", str(exc.message))
     return render(request, "web/security.html", {
         "form": form, "saved": saved, "reserved_message": user.reserved_message,
-        "history": identity_selectors.login_history(user=user, limit=20)},
+        "history": identity_selectors.login_history(user=user, limit=20),
+        "devices": devices.devices_of(user=user), "this_device": request.device_id},
         status=400 if form.errors else 200)
+
+
+@require_POST
+@customer_required
+def device_remove(request, device_pk: int):
+    if not devices.device_remove(user=request.customer, device_pk=device_pk, at=clock.now()):
+        raise Http404
+    return redirect("security")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -3,6 +3,8 @@ server-shuffled soft keyboard, encrypted in the browser (see ``identity.transpor
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,18 +12,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from wangyin.authn import services as authn
 from wangyin.core import clock, ratelimit
 from wangyin.core.crypto import blind_index
 from wangyin.core.errors import DomainError
 from wangyin.identity import captcha as captchas
+from wangyin.identity import devices, sessions
 from wangyin.identity import services as identity
-from wangyin.identity import sessions
 from wangyin.identity.errors import LoginFailed
-from wangyin.identity.models import SessionEnd
+from wangyin.identity.models import ChannelUser, SessionEnd
 from wangyin.identity.transport import BadPayload, PasswordPad, public_key_spki, read_secrets
 from wangyin.web.customer import client_ip
 
 PAD = "login_pad"
+BIND = "login_bind"
+BIND_WINDOW = timedelta(minutes=5)
 PENDING = "login_name"
 CAPTCHA = "login_captcha"
 
@@ -117,10 +122,10 @@ def login_password(request):
         else:
             request.session.pop(PENDING, None)
             request.session.cycle_key()
-            session = sessions.session_start(user=user, ip=client_ip(request),
-                                             device=request.device_id, at=clock.now())
-            request.session["sid"] = session.sid
-            return redirect("home")
+            if not devices.device_is_bound(user=user, device_id=request.device_id):
+                request.session[BIND] = {"user": user.pk, "at": clock.now().isoformat()}
+                return redirect("login_device")
+            return _start_session(request, user)
         # Any failure returns to the start: a new captcha for every password attempt.
         request.session.pop(PENDING, None)
         request.session["login_error"] = error
@@ -129,6 +134,52 @@ def login_password(request):
     return render(request, "web/login_password.html", {
         "login_name": name, "reserved_message": identity.reserved_message(name),
         **pad_context(pad)})
+
+
+def _start_session(request, user):
+    session = sessions.session_start(user=user, ip=client_ip(request),
+                                     device=request.device_id, at=clock.now())
+    request.session["sid"] = session.sid
+    return redirect("home")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def login_device(request):
+    """A new device (AU-16): the password was right; an SMS code to the reserved phone
+    binds this device before the session starts."""
+    pending = request.session.get(BIND)
+    now = clock.now()
+    if not pending or now - datetime.fromisoformat(pending["at"]) > BIND_WINDOW:
+        request.session.pop(BIND, None)
+        return redirect("login")
+    user = ChannelUser.objects.select_related("person").get(pk=pending["user"])
+    digest = authn.digest_of(devices.BIND_PURPOSE, request.device_id)
+    error = ""
+    if request.method == "POST" and request.POST.get("action") != "resend":
+        try:
+            authn.challenge_verify(challenge_id=pending.get("challenge", 0), user=user,
+                                   purpose=devices.BIND_PURPOSE, digest=digest,
+                                   code=request.POST.get("code", "")[:12], at=now)
+        except DomainError as exc:
+            error = str(exc.message)
+        else:
+            request.session.pop(BIND, None)
+            devices.device_bind(user=user, device_id=request.device_id,
+                                label=devices.device_label(request.META.get("HTTP_USER_AGENT",
+                                                                            "")),
+                                ip=client_ip(request), at=now)
+            return _start_session(request, user)
+    elif request.method == "POST" or "challenge" not in pending:
+        try:
+            challenge = authn.sms_challenge_issue(user=user, purpose=devices.BIND_PURPOSE,
+                                                  digest=digest, at=now)
+        except DomainError as exc:
+            error = str(exc.message)
+        else:
+            request.session[BIND] = {**pending, "challenge": challenge.pk}
+    return render(request, "web/login_device.html",
+                  {"phone": user.person.masked_phone, "error": error},
+                  status=400 if error else 200)
 
 
 @require_safe

@@ -1,0 +1,68 @@
+"""Device binding (AU-16): a customer signs in only from devices bound with an SMS code.
+Binding is notified by SMS; the customer lists and removes devices; a device bound by
+several customers is recorded for the risk engine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from wangyin.audit import services as audit
+from wangyin.identity.models import ChannelUser, Device
+from wangyin.notify import services as notify
+
+BIND_PURPOSE = "device.bind"
+
+
+def device_is_bound(*, user: ChannelUser, device_id: str) -> bool:
+    return Device.objects.filter(user=user, device_id=device_id, removed_at__isnull=True
+                                 ).exists()
+
+
+def device_label(user_agent: str) -> str:
+    ua = user_agent or ""
+    browser = next((name for key, name in (("Edg/", "Edge"), ("Chrome/", "Chrome"),
+                                           ("Firefox/", "Firefox"), ("Safari/", "Safari"))
+                    if key in ua), "浏览器")
+    system = next((name for key, name in (("Windows", "Windows"), ("Android", "Android"),
+                                          ("iPhone", "iPhone"), ("Mac OS", "macOS"),
+                                          ("Linux", "Linux")) if key in ua), "")
+    return f"{browser} {system}".strip()[:120]
+
+
+@transaction.atomic
+def device_bind(*, user: ChannelUser, device_id: str, label: str, ip: str | None,
+                at: datetime) -> Device:
+    device, created = Device.objects.get_or_create(
+        user=user, device_id=device_id, removed_at=None,
+        defaults={"label": label, "bound_at": at, "last_seen_at": at})
+    if not created:
+        return device
+    others = (Device.objects.filter(device_id=device_id, removed_at__isnull=True)
+              .exclude(user=user).count())
+    audit.record(actor=user.actor, action="identity.device.bound", ip=ip, device=device_id,
+                 target=f"device:{device.pk}", occurred_at=at,
+                 details={"label": label, "shared_with_other_customers": others})
+    notify.sms_send(phone=user.person.phone, purpose="identity.device_bound", actor=user.actor,
+                    at=at, body=f"{settings.SMS_SIGNATURE}您的网上银行已绑定新设备（{label}）。"
+                    "如非本人操作，请立即致电本行客服。")
+    return device
+
+
+@transaction.atomic
+def device_remove(*, user: ChannelUser, device_pk: int, at: datetime) -> bool:
+    device = Device.objects.select_for_update().filter(pk=device_pk, user=user,
+                                                       removed_at__isnull=True).first()
+    if device is None:
+        return False
+    device.removed_at = at
+    device.save(update_fields=["removed_at"])
+    audit.record(actor=user.actor, action="identity.device.removed",
+                 target=f"device:{device.pk}", occurred_at=at)
+    return True
+
+
+def devices_of(*, user: ChannelUser) -> list[Device]:
+    return list(Device.objects.filter(user=user, removed_at__isnull=True).order_by("-bound_at"))
