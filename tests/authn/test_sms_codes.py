@@ -24,15 +24,15 @@ def user(make_person, at):
 
 
 def _issue(user, at, digest="d1"):
-    challenge = authn.sms_challenge_issue(user=user, purpose="device.bind", digest=digest,
-                                          at=at)
+    challenge = authn.sms_challenge_issue(person=user.person, purpose="device.bind",
+                                          digest=digest, at=at)
     body = SmsMessage.objects.filter(purpose="authn.device.bind").latest("id").body
     return challenge, re.search(r"验证码 (\d{6})", body).group(1), body
 
 
 def _verify(user, challenge, code, at, digest="d1"):
-    return authn.challenge_verify(challenge_id=challenge.pk, user=user, purpose="device.bind",
-                                  digest=digest, code=code, at=at)
+    return authn.challenge_verify(challenge_id=challenge.pk, person=user.person,
+                                  purpose="device.bind", digest=digest, code=code, at=at)
 
 
 def test_a_six_digit_code_names_its_purpose_and_is_not_stored(user, at):

@@ -1,6 +1,6 @@
 """Authentication challenges: one mechanism for every step-up (see docs/architecture.md).
 
-A challenge is bound to a customer, a purpose and the digest of the data it authorises
+A challenge is bound to a person, a purpose and the digest of the data it authorises
 (for device binding: the device id; for payments, later: payee, amount, nonce …). Only
 the SMS factor exists so far."""
 
@@ -12,8 +12,10 @@ class Factor(models.TextChoices):
 
 
 class AuthChallenge(models.Model):
-    user = models.ForeignKey("identity.ChannelUser", on_delete=models.PROTECT,
-                             related_name="challenges")
+    # The customer the code goes to (their reserved phone). A challenge may come before the
+    # customer has a login at all (self-registration), so it names the person.
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="challenges")
     purpose = models.CharField(max_length=40)
     digest = models.CharField(max_length=64)
     factor = models.CharField(max_length=8, choices=Factor.choices)
@@ -24,4 +26,4 @@ class AuthChallenge(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "-created_at"], name="authn_challenge_recent")]
+        indexes = [models.Index(fields=["person", "-created_at"], name="authn_challenge_recent")]

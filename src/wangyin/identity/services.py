@@ -262,3 +262,70 @@ def reserved_message_set(*, user_id: int, message: str, at: datetime) -> Channel
     audit.record(actor=user.actor, action="identity.reserved_message.changed",
                  target=f"channel_user:{user.pk}", occurred_at=at)
     return user
+
+
+# --- self-registration (public edition, FP-01) --------------------------------------------
+
+
+def registration_person(*, account_number: str, id_type: str, id_number: str):
+    """The person who may self-register with these details: they own this personal
+    account, the ID matches, and they have no internet banking yet. None otherwise (the
+    caller says one vague thing whichever part did not match)."""
+    from wangyin.customers import selectors as customers
+    from wangyin.customers.errors import CustomerError
+
+    account = customers.account_by_number(number=account_number)
+    if account is None or account.person_id is None:
+        return None
+    try:
+        person = customers.person_by_id_number(id_type=id_type, id_number=id_number)
+    except CustomerError:
+        return None
+    if person is None or person.pk != account.person_id:
+        return None
+    if ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).exists():
+        return None
+    return person
+
+
+def new_password_check(*, person: Person, login_name: str, password: str) -> None:
+    """Raise ``WeakPassword`` unless ``password`` meets the policy for this person."""
+    problems = password_problems(password, PersonalData(
+        login_name=login_name, id_number=person.id_number, phone=person.phone,
+        birth_date=person.birth_date))
+    if problems:
+        raise WeakPassword(problems)
+
+
+@transaction.atomic
+def self_register(*, person_id: int, login_name: str, password: str, ip: str | None,
+                  at: datetime) -> ChannelUser:
+    """Open the public edition online (queries and own-account transfers only) after the
+    caller verified an SMS code sent to the reserved phone."""
+    login_name = (login_name or "").strip()
+    if not _LOGIN_NAME.fullmatch(login_name):
+        raise InvalidLoginName()
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise PartyNotFound(extra={"person_id": person_id})
+    if ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).exists():
+        raise AlreadyEnrolled()
+    if ChannelUser.objects.filter(login_name__iexact=login_name).exists():
+        raise LoginNameTaken()
+    new_password_check(person=person, login_name=login_name, password=password)
+    try:
+        with transaction.atomic():
+            user = ChannelUser.objects.create(
+                person=person, login_name=login_name, edition=Edition.PUBLIC,
+                password=make_password(password), must_change_password=False,
+                password_changed_at=at, reserved_message=reserved.random_phrase(),
+                created_at=at)
+    except IntegrityError as exc:
+        raise LoginNameTaken() from exc
+    audit.record(actor=user.actor, action="identity.banking.self_registered", ip=ip,
+                 target=f"person:{person.pk}", occurred_at=at,
+                 details={"login_name": login_name, "edition": Edition.PUBLIC})
+    notify.sms_send(phone=person.phone, purpose="identity.registered", actor=user.actor, at=at,
+                    body=str(settings.SMS_SIGNATURE) + f"您已自助注册网上银行大众版，登录名 "
+                    f"{login_name}。如非本人操作，请立即致电本行客服。")
+    return user

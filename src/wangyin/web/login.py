@@ -72,7 +72,8 @@ def _login_page(request, *, error: str = "", name: str = "", status: int = 200):
     request.session[CAPTCHA] = issued.token
     error = error or request.session.pop("login_error", "")
     ended = request.session.pop("ended", "")
-    notice = SessionEnd(ended).label if ended in SessionEnd.values else ""
+    notice = request.session.pop("login_notice", "") or (
+        SessionEnd(ended).label if ended in SessionEnd.values else "")
     return render(request, "web/login.html", {"captcha_token": issued.token, "error": error,
                                               "login_name": name, "notice": notice},
                   status=status)
@@ -157,7 +158,7 @@ def login_device(request):
     error = ""
     if request.method == "POST" and request.POST.get("action") != "resend":
         try:
-            authn.challenge_verify(challenge_id=pending.get("challenge", 0), user=user,
+            authn.challenge_verify(challenge_id=pending.get("challenge", 0), person=user.person,
                                    purpose=devices.BIND_PURPOSE, digest=digest,
                                    code=request.POST.get("code", "")[:12], at=now)
         except DomainError as exc:
@@ -171,7 +172,8 @@ def login_device(request):
             return _start_session(request, user)
     elif request.method == "POST" or "challenge" not in pending:
         try:
-            challenge = authn.sms_challenge_issue(user=user, purpose=devices.BIND_PURPOSE,
+            challenge = authn.sms_challenge_issue(person=user.person,
+                                                  purpose=devices.BIND_PURPOSE,
                                                   digest=digest, at=now)
         except DomainError as exc:
             error = str(exc.message)
@@ -184,7 +186,16 @@ def login_device(request):
 
 @require_safe
 def captcha_image(request, token: str):
-    if token != request.session.get(CAPTCHA) or too_many(request, "captcha"):
+    return _captcha_png(request, token, CAPTCHA)
+
+
+@require_safe
+def register_captcha_image(request, token: str):
+    return _captcha_png(request, token, "register_captcha")
+
+
+def _captcha_png(request, token: str, session_key: str):
+    if token != request.session.get(session_key) or too_many(request, "captcha"):
         raise Http404
     png = captchas.captcha_image(token=token, at=clock.now())
     if png is None:
