@@ -20,7 +20,7 @@ from wangyin.identity import captcha as captchas
 from wangyin.identity import devices, sessions
 from wangyin.identity import services as identity
 from wangyin.identity.errors import LoginFailed
-from wangyin.identity.models import ChannelUser, SessionEnd
+from wangyin.identity.models import ChannelUser, SessionEnd, UserStatus
 from wangyin.identity.transport import BadPayload, PasswordPad, public_key_spki, read_secrets
 from wangyin.web.customer import client_ip
 
@@ -153,7 +153,11 @@ def login_device(request):
     if not pending or now - datetime.fromisoformat(pending["at"]) > BIND_WINDOW:
         request.session.pop(BIND, None)
         return redirect("login")
-    user = ChannelUser.objects.select_related("person").get(pk=pending["user"])
+    user = ChannelUser.objects.select_related("person").filter(
+        pk=pending["user"], status=UserStatus.ACTIVE).first()
+    if user is None:
+        request.session.pop(BIND, None)
+        return redirect("login")
     digest = authn.digest_of(devices.BIND_PURPOSE, request.device_id)
     error = ""
     if request.method == "POST" and request.POST.get("action") != "resend":
