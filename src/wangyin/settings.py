@@ -167,4 +167,6 @@ RATE_LIMITS = {
     "login_per_ip": (30, 300), "login_per_name": (10, 900),
     "password_per_ip": (30, 300), "password_per_name": (10, 900),
     "captcha_per_ip": (60, 60),
+    "staff_login_per_ip": (20, 900), "staff_login_per_name": (5, 900),
+    "staff_otp_per_ip": (20, 900), "staff_otp_per_name": (5, 900),
 }

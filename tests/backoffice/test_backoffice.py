@@ -151,3 +151,13 @@ def test_the_sms_sandbox_is_readable_in_the_back_office(bo, make_person, at):
                                    staff="staff:teller01", reason="r", at=at)
     page = bo.get("/bo/sms/").content.decode()
     assert "zhangwei_01" in page and "138****0001" in page and "13807970001" not in page
+
+
+@pytest.mark.req("SE-11", "AU-08")
+def test_staff_sign_in_attempts_are_limited(client, teller):
+    for _ in range(5):
+        assert client.post("/bo/login/", {"username": "teller01",
+                                          "password": "wrong"}).status_code == 400
+    blocked = client.post("/bo/login/", {"username": "teller01", "password": STAFF_PASSWORD})
+    assert blocked.status_code == 429
+    assert client.get("/bo/").url == "/bo/login/"

@@ -176,3 +176,24 @@ def test_idle_timeout_signs_out_in_the_browser(page, live_server, enrolled, sett
     page.wait_for_selector("#session-timer:has-text('后自动退出')")
     page.wait_for_url("**/login/", timeout=15_000)
     assert page.get_by_text("长时间没有操作").is_visible()
+
+
+@pytest.mark.req("CS-09")
+def test_the_signed_in_pages_in_english(browser, live_server, enrolled):
+    user, initial = enrolled
+    identity.password_change(user_id=user.pk, current_password=initial,
+                             new_password=NEW_PASSWORD, ip=None, at=user.created_at)
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    _first_step(page, live_server.url)
+    assert page.get_by_text("Your reserved message").is_visible()
+    _click_password(page, NEW_PASSWORD)
+    _sign_in_submit(page)
+    page.wait_for_url("**/home/")
+    assert page.locator("h1").inner_text().startswith("Welcome")
+    assert page.get_by_role("columnheader", name="Available").is_visible()
+    page.click("text=Security centre")
+    page.wait_for_url("**/security/")
+    assert page.get_by_text("Sign-in history").is_visible()
+    _shot(page, "security-en")
+    context.close()

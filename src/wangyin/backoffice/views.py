@@ -32,6 +32,7 @@ from wangyin.identity import services as identity
 from wangyin.identity.models import ChannelUser, UserStatus
 from wangyin.notify.selectors import sms_inbox
 from wangyin.web.customer import client_ip
+from wangyin.web.login import TOO_MANY, too_many
 
 
 def staff_required(*roles: str):
@@ -66,6 +67,10 @@ def staff_login(request):
     form = StaffLoginForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        if too_many(request, "staff_login", name=form.cleaned_data["username"]):
+            return _no_store(render(request, "backoffice/login.html",
+                                    {"form": StaffLoginForm(), "error": str(TOO_MANY)},
+                                    status=429))
         user = authenticate(request, username=form.cleaned_data["username"],
                             password=form.cleaned_data["password"])
         if user is not None and staff_roles.role_of(user):
@@ -86,6 +91,9 @@ def staff_otp(request):
     form = OtpForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        if too_many(request, "staff_otp", name=request.user.get_username()):
+            return _no_store(render(request, "backoffice/otp.html",
+                                    {"form": OtpForm(), "error": str(TOO_MANY)}, status=429))
         device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
         if device is not None and device.verify_token(form.cleaned_data["token"]):
             otp_login(request, device)
