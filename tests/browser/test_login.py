@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.web.conftest import sms_code
 from wangyin.core.paths import var_dir
 from wangyin.identity import services as identity
 from wangyin.identity.models import Captcha, CustomerSession
@@ -41,10 +42,7 @@ def _sign_in_submit(page):
     page.click("button.primary")
     page.wait_for_load_state()
     if "/login/device/" in page.url:
-        from wangyin.notify.models import SmsMessage
-
-        body = SmsMessage.objects.filter(purpose="authn.device.bind").latest("id").body
-        page.fill("#code", re.search(r"验证码 (\d{6})", body).group(1))
+        page.fill("#code", sms_code())
         page.click("button.primary")
 
 
@@ -81,10 +79,7 @@ def test_first_sign_in_changes_the_password_then_home_shows_the_last_login(
     page.click("button.primary")
     page.wait_for_url("**/login/device/")
     _shot(page, "login-device")
-    from wangyin.notify.models import SmsMessage
-
-    body = SmsMessage.objects.filter(purpose="authn.device.bind").latest("id").body
-    page.fill("#code", re.search(r"验证码 (\d{6})", body).group(1))
+    page.fill("#code", sms_code())
     page.click("button.primary")
     page.wait_for_url("**/password/change/")
     assert page.get_by_text("请先设置新密码再继续").is_visible()

@@ -43,12 +43,6 @@ _LOGIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{5,29}$")
 _DUMMY_HASH = make_password(secrets.token_urlsafe(16))
 
 
-def personal_data(user: ChannelUser) -> PersonalData:
-    person = user.person
-    return PersonalData(login_name=user.login_name, id_number=person.id_number,
-                        phone=person.phone, birth_date=person.birth_date)
-
-
 def generate_initial_password() -> str:
     """A random 8-character password of letters and digits that passes the policy; shown
     once to the customer (the "envelope") and to be changed at first login."""
@@ -73,6 +67,34 @@ def _active_user_of(person_id: int) -> ChannelUser:
     return user
 
 
+def _lock_for_enrolment(*, person_id: int, login_name: str) -> tuple[Person, str]:
+    """Check a new login name and lock the person, who must not have internet banking yet."""
+    login_name = (login_name or "").strip()
+    if not _LOGIN_NAME.fullmatch(login_name):
+        raise InvalidLoginName()
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise PartyNotFound(extra={"person_id": person_id})
+    if ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).exists():
+        raise AlreadyEnrolled()
+    if ChannelUser.objects.filter(login_name__iexact=login_name).exists():
+        raise LoginNameTaken()
+    return person, login_name
+
+
+def _create_login(*, person: Person, login_name: str, edition: str, password: str,
+                  must_change_password: bool, at: datetime) -> ChannelUser:
+    try:
+        with transaction.atomic():
+            return ChannelUser.objects.create(
+                person=person, login_name=login_name, edition=edition,
+                password=make_password(password), must_change_password=must_change_password,
+                password_changed_at=at, reserved_message=reserved.random_phrase(),
+                created_at=at)
+    except IntegrityError as exc:  # a concurrent enrolment took the name
+        raise LoginNameTaken() from exc
+
+
 # --- counter (teller) ---------------------------------------------------------------------
 
 
@@ -82,30 +104,14 @@ def internet_banking_open(*, person_id: int, login_name: str, edition: str,
                           at: datetime) -> tuple[ChannelUser, str]:
     """Enrol an existing customer (ON-01). Returns the user and the initial password,
     which is not stored anywhere in clear and must be handed over once."""
-    login_name = (login_name or "").strip()
-    if not _LOGIN_NAME.fullmatch(login_name):
-        raise InvalidLoginName()
     if edition not in Edition.values:
         raise ValueError(f"unknown edition {edition!r}")
     if not risk_acknowledged:
         raise RiskNotAcknowledged()
-    person = Person.objects.select_for_update().filter(pk=person_id).first()
-    if person is None:
-        raise PartyNotFound(extra={"person_id": person_id})
-    if ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).exists():
-        raise AlreadyEnrolled()
-    if ChannelUser.objects.filter(login_name__iexact=login_name).exists():
-        raise LoginNameTaken()
+    person, login_name = _lock_for_enrolment(person_id=person_id, login_name=login_name)
     password = generate_initial_password()
-    try:
-        with transaction.atomic():
-            user = ChannelUser.objects.create(
-                person=person, login_name=login_name, edition=edition,
-                password=make_password(password), must_change_password=True,
-                password_changed_at=at, reserved_message=reserved.random_phrase(),
-                created_at=at)
-    except IntegrityError as exc:  # a concurrent enrolment took the name
-        raise LoginNameTaken() from exc
+    user = _create_login(person=person, login_name=login_name, edition=edition,
+                         password=password, must_change_password=True, at=at)
     audit.record(actor=staff, action="identity.banking.opened", target=f"person:{person.pk}",
                  occurred_at=at, details={"login_name": login_name, "edition": edition,
                                           "reason": reason})
@@ -225,9 +231,7 @@ def password_change(*, user_id: int, current_password: str, new_password: str, i
     user = ChannelUser.objects.select_for_update().select_related("person").get(pk=user_id)
     if user.status != UserStatus.ACTIVE or not check_password(current_password, user.password):
         raise LoginFailed(extra={"reason": "password change: current password"})
-    problems = password_problems(new_password, personal_data(user))
-    if problems:
-        raise WeakPassword(problems)
+    new_password_check(person=user.person, login_name=user.login_name, password=new_password)
     if check_password(new_password, user.password):
         raise PasswordReused()
     user.password, user.must_change_password = make_password(new_password), False
@@ -302,26 +306,10 @@ def self_register(*, person_id: int, login_name: str, password: str, ip: str | N
                   at: datetime) -> ChannelUser:
     """Open the public edition online (queries and own-account transfers only) after the
     caller verified an SMS code sent to the reserved phone."""
-    login_name = (login_name or "").strip()
-    if not _LOGIN_NAME.fullmatch(login_name):
-        raise InvalidLoginName()
-    person = Person.objects.select_for_update().filter(pk=person_id).first()
-    if person is None:
-        raise PartyNotFound(extra={"person_id": person_id})
-    if ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).exists():
-        raise AlreadyEnrolled()
-    if ChannelUser.objects.filter(login_name__iexact=login_name).exists():
-        raise LoginNameTaken()
+    person, login_name = _lock_for_enrolment(person_id=person_id, login_name=login_name)
     new_password_check(person=person, login_name=login_name, password=password)
-    try:
-        with transaction.atomic():
-            user = ChannelUser.objects.create(
-                person=person, login_name=login_name, edition=Edition.PUBLIC,
-                password=make_password(password), must_change_password=False,
-                password_changed_at=at, reserved_message=reserved.random_phrase(),
-                created_at=at)
-    except IntegrityError as exc:
-        raise LoginNameTaken() from exc
+    user = _create_login(person=person, login_name=login_name, edition=Edition.PUBLIC,
+                         password=password, must_change_password=False, at=at)
     audit.record(actor=user.actor, action="identity.banking.self_registered", ip=ip,
                  target=f"person:{person.pk}", occurred_at=at,
                  details={"login_name": login_name, "edition": Edition.PUBLIC})

@@ -14,10 +14,5 @@ def money(value: Money) -> str:
 
 
 @register.filter
-def mask_account(value: str) -> str:
-    return masking.mask_account(value)
-
-
-@register.filter
 def mask_phone(value: str) -> str:
     return masking.mask_phone(value)
