@@ -66,7 +66,7 @@ def enrolled(make_person, make_account, at):
         staff="staff:teller1", reason="counter", at=at)
 
 
-@pytest.mark.req("FP-01", "ON-07", "AU-05", "AU-06", "AU-13", "AU-14", "SE-04")
+@pytest.mark.req("CH-01", "FP-01", "ON-07", "AU-05", "AU-06", "AU-13", "AU-14", "SE-04")
 def test_first_sign_in_changes_the_password_then_home_shows_the_last_login(
         page, live_server, enrolled):
     user, initial = enrolled

@@ -68,3 +68,11 @@ def test_hsts_on_https_responses_only(client):
     secure = client.get("/", secure=True)
     assert secure["Strict-Transport-Security"].startswith("max-age=31536000")
     assert "Strict-Transport-Security" not in client.get("/")
+
+
+@pytest.mark.req("CS-03")
+def test_login_page_shows_safety_tips_and_the_configured_hotline(client, settings):
+    settings.BANK_HOTLINE = "400-123-4567"
+    body = client.get("/login/").content.decode()
+    assert "安全提示" in body and "预留信息" in body and "400-123-4567" in body
+    assert "不会通过电话或当面索要您的密码" in body
