@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
-from wangyin.web import banking, login, register
+from wangyin.web import banking, login, selfservice
 from wangyin.web import views as web_views
 
 urlpatterns = [
@@ -14,10 +14,13 @@ urlpatterns = [
     path("login/", login.login_start, name="login"),
     path("login/password/", login.login_password, name="login_password"),
     path("login/device/", login.login_device, name="login_device"),
-    path("register/", register.register_start, name="register"),
-    path("register/confirm/", register.register_confirm, name="register_confirm"),
-    path("register/captcha/<str:token>.png", login.register_captcha_image,
-         name="register_captcha"),
+    path("register/", selfservice.register_start, name="register"),
+    path("register/confirm/", selfservice.register_confirm, name="register_confirm"),
+    path("password/forgot/", selfservice.password_forgot, name="password_forgot"),
+    path("password/forgot/confirm/", selfservice.password_forgot_confirm,
+         name="password_forgot_confirm"),
+    path("self-service/<str:flow>/captcha/<str:token>.png", selfservice.selfservice_captcha,
+         name="selfservice_captcha"),
     path("captcha/<str:token>.png", login.captcha_image, name="captcha_image"),
     path("logout/", login.logout, name="logout"),
     path("signed-out/", login.signed_out, name="signed_out"),

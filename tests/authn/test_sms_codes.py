@@ -8,31 +8,22 @@ import pytest
 from wangyin.audit.models import AuditEvent
 from wangyin.authn import services as authn
 from wangyin.authn.errors import ChallengeFailed, TooManyCodes
-from wangyin.identity import services as identity
 from wangyin.notify.models import SmsMessage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("FA-01")]
 
 
-@pytest.fixture
-def user(make_person, at):
-    person = make_person()
-    user, _ = identity.internet_banking_open(
-        person_id=person.pk, login_name="zhangwei_01", edition="PRO", risk_acknowledged=True,
-        staff="staff:1", reason="r", at=at)
-    return user
-
-
 def _issue(user, at, digest="d1"):
-    challenge = authn.sms_challenge_issue(person=user.person, purpose="device.bind",
-                                          digest=digest, at=at)
+    challenge = authn.challenge_issue(person=user.person, purpose="device.bind",
+                                      digest=digest, factors=["SMS"], at=at)
     body = SmsMessage.objects.filter(purpose="authn.device.bind").latest("id").body
     return challenge, re.search(r"验证码 (\d{6})", body).group(1), body
 
 
 def _verify(user, challenge, code, at, digest="d1"):
     return authn.challenge_verify(challenge_id=challenge.pk, person=user.person,
-                                  purpose="device.bind", digest=digest, code=code, at=at)
+                                  purpose="device.bind", digest=digest, codes={"SMS": code},
+                                  at=at)
 
 
 def test_a_six_digit_code_names_its_purpose_and_is_not_stored(user, at):

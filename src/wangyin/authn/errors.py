@@ -12,3 +12,53 @@ class TooManyCodes(DomainError):
     code = "too_many_codes"
     http_status = 429
     message = _("Too many codes were requested. Please wait a few minutes.")
+
+
+class NotAuthorised(DomainError):
+    """No usable authorisation: never verified, already used, expired or for another
+    purpose or person."""
+
+    code = "not_authorised"
+    http_status = 403
+    message = _("This confirmation is no longer valid. Nothing was changed; please start "
+                "again.")
+
+
+class DigestMismatch(DomainError):
+    """What is about to execute differs from what the customer confirmed (TX-06)."""
+
+    code = "digest_mismatch"
+    http_status = 409
+    message = _("The details changed after you confirmed them. Nothing was done; please "
+                "start again.")
+
+
+class NoSecondFactor(DomainError):
+    code = "no_second_factor"
+    http_status = 403
+    message = _("This needs a security device (such as an OTP token) in addition to the SMS "
+                "code, and you do not have one. Please visit a branch counter with your ID.")
+
+
+class TokenLocked(DomainError):
+    code = "token_locked"
+    http_status = 403
+    message = _("Your OTP token is locked after too many wrong codes. Please visit a branch "
+                "counter with your ID and the token.")
+
+
+class InvalidToken(DomainError):
+    code = "invalid_token"
+    message = _("The token serial or seed is not valid.")
+
+
+class TokenAlreadyIssued(DomainError):
+    code = "token_already_issued"
+    message = _("This customer already holds a token, or the serial is in use. Revoke the "
+                "old token first.")
+
+
+class NoToken(DomainError):
+    code = "no_token"
+    http_status = 404
+    message = _("This customer holds no token.")

@@ -1,14 +1,22 @@
-"""Authentication challenges: one mechanism for every step-up (see docs/architecture.md).
+"""Authentication factors and challenges: one mechanism for every step-up (see
+docs/architecture.md).
 
-A challenge is bound to a person, a purpose and the digest of the data it authorises
-(for device binding: the device id; for payments, later: payee, amount, nonce …). Only
-the SMS factor exists so far."""
+A challenge is bound to a person, a purpose, the factors it asks for and the digest of the
+data it authorises (device id, new reserved message, later payee and amount …). Verified,
+it is a single-use authorisation: the service that executes recomputes the digest from
+what it is about to do and uses the authorisation once (TX-06)."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from wangyin.core.fields import EncryptedTextField
 
 
 class Factor(models.TextChoices):
-    SMS = "SMS", "SMS one-time code"
+    SMS = "SMS", _("SMS code to the reserved phone")
+    TOTP = "TOTP", _("OTP token")
 
 
 class AuthChallenge(models.Model):
@@ -18,12 +26,57 @@ class AuthChallenge(models.Model):
                                related_name="challenges")
     purpose = models.CharField(max_length=40)
     digest = models.CharField(max_length=64)
-    factor = models.CharField(max_length=8, choices=Factor.choices)
-    code_hash = models.CharField(max_length=64)
+    factors = ArrayField(models.CharField(max_length=8, choices=Factor.choices))
+    code_hash = models.CharField(max_length=64, blank=True)  # the SMS code, keyed hash
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     verified_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["person", "-created_at"], name="authn_challenge_recent")]
+        constraints = [
+            models.CheckConstraint(condition=Q(used_at__isnull=True)
+                                   | Q(verified_at__isnull=False),
+                                   name="authn_used_only_when_verified"),
+            models.CheckConstraint(condition=Q(factors__len__gt=0),
+                                   name="authn_challenge_has_factors"),
+        ]
+
+
+class TokenStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", _("In use")
+    LOCKED = "LOCKED", _("Locked after wrong codes")
+    REVOKED = "REVOKED", _("Revoked")
+
+
+class OtpToken(models.Model):
+    """A time-based OTP token (RFC 6238) issued at the counter (FA-02). The seed is
+    encrypted at rest; ``last_step`` is the last accepted time step, so a code is accepted
+    once."""
+
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="otp_tokens")
+    serial = models.CharField(max_length=20, unique=True)
+    seed = EncryptedTextField(purpose="authn.totp.seed")
+    digits = models.PositiveSmallIntegerField(default=6)
+    period = models.PositiveSmallIntegerField(default=30)
+    last_step = models.BigIntegerField(default=0)
+    failures = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=TokenStatus.choices,
+                              default=TokenStatus.ACTIVE)
+    issued_at = models.DateTimeField()
+    issued_by = models.CharField(max_length=40)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person"], condition=~Q(status="REVOKED"),
+                                    name="authn_one_token_per_person"),
+            models.CheckConstraint(condition=Q(digits__gte=6) & Q(period__in=[30, 60]),
+                                   name="authn_token_digits_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"otp_token:{self.serial}"

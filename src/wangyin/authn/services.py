@@ -1,20 +1,33 @@
-"""SMS one-time codes (FA-01): 6 random digits, valid 2 minutes, used once, at most 3
-guesses per code, at most 5 codes per customer in 10 minutes; the code is kept only as a
-keyed hash and the text names what it is for."""
+"""Step-up challenges (one mechanism for every factor) and their single-use authorisations.
+
+``challenge_issue`` asks for a set of factors for one purpose and one digest of the data
+being authorised; SMS codes are 6 random digits, valid 2 minutes, at most 3 guesses per
+challenge and 5 codes per customer in 10 minutes, kept only as a keyed hash, and the text
+names what they are for (FA-01). ``challenge_verify`` checks every factor's code at once.
+``authorisation_use`` is called by the service that executes, with the digest recomputed
+from what it is about to do: a difference is refused and audited (TX-06)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 
 from wangyin.audit import services as audit
-from wangyin.authn.errors import ChallengeFailed, TooManyCodes
-from wangyin.authn.models import AuthChallenge, Factor
+from wangyin.authn import tokens
+from wangyin.authn.errors import (
+    ChallengeFailed,
+    DigestMismatch,
+    NotAuthorised,
+    TokenLocked,
+    TooManyCodes,
+)
+from wangyin.authn.models import AuthChallenge, Factor, OtpToken, TokenStatus
 from wangyin.core import ratelimit
 from wangyin.core.crypto import blind_index
 from wangyin.notify import services as notify
@@ -22,8 +35,11 @@ from wangyin.notify import services as notify
 CODE_DIGITS = 6
 LIFETIME = timedelta(minutes=2)
 MAX_GUESSES = 3
+# A verified challenge must be used soon: the confirmation page and the execution are one
+# sitting, not an authorisation kept for later.
+AUTHORISATION_LIFETIME = timedelta(minutes=5)
 PURPOSE_TEXT = {"device.bind": "绑定新设备", "password.reset": "重置登录密码",
-                "register": "注册网上银行"}
+                "register": "注册网上银行", "security.change": "修改安全设置"}
 
 
 def _hash(challenge_id: int, code: str) -> str:
@@ -35,51 +51,113 @@ def digest_of(*parts: str) -> str:
 
 
 @transaction.atomic
-def sms_challenge_issue(*, person, purpose: str, digest: str, at: datetime) -> AuthChallenge:
-    if not ratelimit.allow(f"sms:person:{person.pk}", limit=5, per=600, now=at):
-        raise TooManyCodes()
+def challenge_issue(*, person, purpose: str, digest: str, factors: Iterable[str],
+                    at: datetime, sms_detail: str = "") -> AuthChallenge:
+    """Open a challenge for ``factors``; an SMS code, if asked for, goes to the reserved
+    phone with ``sms_detail`` (the key data being confirmed, chosen by the bank)."""
+    factors = sorted(set(factors))
+    if not factors or not set(factors) <= set(Factor.values):
+        raise ValueError(f"bad factor set {factors!r}")
+    if Factor.TOTP in factors:
+        token = tokens.token_of(person)
+        if token is None or token.status != TokenStatus.ACTIVE:
+            raise TokenLocked() if token else ValueError("the customer holds no token")
     actor = f"customer:{person.pk}"
-    code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     challenge = AuthChallenge.objects.create(person=person, purpose=purpose, digest=digest,
-                                             factor=Factor.SMS, code_hash="", created_at=at,
+                                             factors=factors, created_at=at,
                                              expires_at=at + LIFETIME)
-    challenge.code_hash = _hash(challenge.pk, code)
-    challenge.save(update_fields=["code_hash"])
-    notify.sms_send(phone=person.phone, purpose=f"authn.{purpose}", actor=actor,
-                    at=at, body=f"{settings.SMS_SIGNATURE}验证码 {code}，用于"
-                    f"{PURPOSE_TEXT.get(purpose, purpose)}，2分钟内有效。请勿告诉任何人，"
-                    "本行工作人员不会索要。")
+    if Factor.SMS in factors:
+        if not ratelimit.allow(f"sms:person:{person.pk}", limit=5, per=600, now=at):
+            raise TooManyCodes()
+        code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+        challenge.code_hash = _hash(challenge.pk, code)
+        challenge.save(update_fields=["code_hash"])
+        notify.sms_send(phone=person.phone, purpose=f"authn.{purpose}", actor=actor,
+                        at=at, body=f"{settings.SMS_SIGNATURE}验证码 {code}，用于"
+                        f"{PURPOSE_TEXT.get(purpose, purpose)}{sms_detail}，2分钟内有效。"
+                        "请勿告诉任何人，本行工作人员不会索要。")
     audit.record(actor=actor, action="authn.challenge.issued",
                  target=f"challenge:{challenge.pk}", occurred_at=at,
-                 details={"purpose": purpose, "factor": Factor.SMS})
+                 details={"purpose": purpose, "factors": factors})
     return challenge
 
 
-def challenge_verify(*, challenge_id: int, person, purpose: str, digest: str, code: str,
-                     at: datetime) -> AuthChallenge:
-    """Check a code; raises ``ChallengeFailed``. A wrong guess is committed before the
-    error so the guess budget holds."""
+def challenge_verify(*, challenge_id: int, person, purpose: str, digest: str,
+                     codes: Mapping[str, str], at: datetime) -> AuthChallenge:
+    """Check the code of every factor the challenge asked for; raises ``ChallengeFailed``
+    (or ``TokenLocked`` when this guess locked the token). A wrong guess is committed
+    before the error so the guess budgets hold."""
     ok = _verify(challenge_id=challenge_id, person=person, purpose=purpose, digest=digest,
-                 code=code, at=at)
+                 codes=codes, at=at)
     if ok is None:
+        token = tokens.token_of(person)
+        if token is not None and token.status == TokenStatus.LOCKED:
+            raise TokenLocked()
         raise ChallengeFailed()
     return ok
 
 
 @transaction.atomic
-def _verify(*, challenge_id, person, purpose, digest, code, at) -> AuthChallenge | None:
+def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChallenge | None:
     challenge = AuthChallenge.objects.select_for_update().filter(
         pk=challenge_id, person=person, purpose=purpose).first()
     if (challenge is None or challenge.verified_at is not None or challenge.expires_at <= at
             or challenge.attempts >= MAX_GUESSES or challenge.digest != digest):
         return None
     challenge.attempts += 1
-    good = hmac.compare_digest(challenge.code_hash, _hash(challenge.pk, (code or "").strip()))
+    results = {}
+    if Factor.SMS in challenge.factors:
+        results[Factor.SMS] = hmac.compare_digest(
+            challenge.code_hash, _hash(challenge.pk, (codes.get(Factor.SMS) or "").strip()))
+    if Factor.TOTP in challenge.factors:
+        token = (OtpToken.objects.select_for_update().exclude(status=TokenStatus.REVOKED)
+                 .filter(person=person).first())
+        results[Factor.TOTP] = token is not None and tokens.totp_accept(
+            token, codes.get(Factor.TOTP, ""), at)
+    good = all(results.values())
     if good:
         challenge.verified_at = at
     challenge.save(update_fields=["attempts", "verified_at"])
     audit.record(actor=f"customer:{person.pk}", action="authn.challenge.verified" if good
                  else "authn.challenge.failed", result="SUCCESS" if good else "FAILURE",
                  target=f"challenge:{challenge.pk}", occurred_at=at,
-                 details={"purpose": purpose})
+                 details={"purpose": purpose, "factors": results})
     return challenge if good else None
+
+
+def authorisation_use(*, challenge_id: int, person, purpose: str, digest: str,
+                      at: datetime, requires: Iterable[str] = ()) -> AuthChallenge:
+    """Spend a verified challenge on the operation whose digest the executing service has
+    just recomputed. Raises ``NotAuthorised`` (not verified, used, stale, another purpose or
+    person, fewer factors than ``requires``) or ``DigestMismatch`` (TX-06). A mismatch is
+    audited and burns the authorisation; both are committed before the error."""
+    outcome = _use(challenge_id=challenge_id, person=person, purpose=purpose, digest=digest,
+                   at=at, requires=set(requires))
+    if outcome == "mismatch":
+        raise DigestMismatch(extra={"challenge": challenge_id})
+    if not isinstance(outcome, AuthChallenge):
+        raise NotAuthorised(extra={"challenge": challenge_id, "why": outcome})
+    return outcome
+
+
+@transaction.atomic
+def _use(*, challenge_id, person, purpose, digest, at, requires) -> AuthChallenge | str:
+    challenge = AuthChallenge.objects.select_for_update().filter(
+        pk=challenge_id or 0, person=person, purpose=purpose).first()
+    if challenge is None or challenge.verified_at is None:
+        return "not verified"
+    if challenge.used_at is not None:
+        return "already used"
+    if challenge.verified_at + AUTHORISATION_LIFETIME <= at:
+        return "stale"
+    if not requires <= set(challenge.factors):
+        return "weaker than required"
+    challenge.used_at = at
+    challenge.save(update_fields=["used_at"])
+    if not hmac.compare_digest(challenge.digest, digest):
+        audit.record(actor=f"customer:{person.pk}", action="authn.digest_mismatch",
+                     result="FAILURE", target=f"challenge:{challenge.pk}", occurred_at=at,
+                     details={"purpose": purpose, "confirmed": challenge.digest,
+                              "executing": digest})
+        return "mismatch"
+    return challenge

@@ -97,6 +97,7 @@ class SessionEnd(models.TextChoices):
     NETWORK = "NETWORK", _("You were signed out because your network address changed.")
     DEVICE = "DEVICE", _("You were signed out because your device changed.")
     CLOSED = "CLOSED", _("Internet banking was closed.")
+    PASSWORD_RESET = "PWRESET", _("You were signed out because your password was reset.")
 
 
 class CustomerSession(models.Model):

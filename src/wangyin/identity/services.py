@@ -18,9 +18,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wangyin.audit import services as audit
+from wangyin.authn import policy
+from wangyin.authn import services as authn
 from wangyin.customers.errors import PartyNotFound
 from wangyin.customers.models import Person
-from wangyin.identity import reserved
+from wangyin.identity import reserved, sessions
 from wangyin.identity.errors import (
     AlreadyEnrolled,
     InvalidLoginName,
@@ -33,7 +35,14 @@ from wangyin.identity.errors import (
     RiskNotAcknowledged,
     WeakPassword,
 )
-from wangyin.identity.models import ChannelUser, Edition, LoginEvent, LoginOutcome, UserStatus
+from wangyin.identity.models import (
+    ChannelUser,
+    Edition,
+    LoginEvent,
+    LoginOutcome,
+    SessionEnd,
+    UserStatus,
+)
 from wangyin.identity.passwords import PersonalData, password_problems
 from wangyin.notify import services as notify
 
@@ -271,10 +280,8 @@ def reserved_message_set(*, user_id: int, message: str, at: datetime) -> Channel
 # --- self-registration (public edition, FP-01) --------------------------------------------
 
 
-def registration_person(*, account_number: str, id_type: str, id_number: str):
-    """The person who may self-register with these details: they own this personal
-    account, the ID matches, and they have no internet banking yet. None otherwise (the
-    caller says one vague thing whichever part did not match)."""
+def _person_by_account_and_id(*, account_number: str, id_type: str, id_number: str):
+    """The person who owns this personal account and whose ID this is, else None."""
     from wangyin.customers import selectors as customers
     from wangyin.customers.errors import CustomerError
 
@@ -287,9 +294,66 @@ def registration_person(*, account_number: str, id_type: str, id_number: str):
         return None
     if person is None or person.pk != account.person_id:
         return None
-    if ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).exists():
+    return person
+
+
+def registration_person(*, account_number: str, id_type: str, id_number: str):
+    """The person who may self-register with these details: they own this personal
+    account, the ID matches, and they have no internet banking yet. None otherwise (the
+    caller says one vague thing whichever part did not match)."""
+    person = _person_by_account_and_id(account_number=account_number, id_type=id_type,
+                                       id_number=id_number)
+    if person is None or ChannelUser.objects.filter(person=person,
+                                                    status=UserStatus.ACTIVE).exists():
         return None
     return person
+
+
+def reset_login(*, account_number: str, id_type: str, id_number: str) -> ChannelUser | None:
+    """The active login whose password these details may reset online, else None."""
+    person = _person_by_account_and_id(account_number=account_number, id_type=id_type,
+                                       id_number=id_number)
+    if person is None:
+        return None
+    return (ChannelUser.objects.select_related("person")
+            .filter(person=person, status=UserStatus.ACTIVE).first())
+
+
+def password_reset_digest(*, user: ChannelUser, device: str) -> str:
+    """What the customer confirms with their codes: this login, from this device."""
+    return authn.digest_of("password.reset", str(user.pk), device)
+
+
+def password_reset_online(*, user_id: int, new_password: str, authorisation: int,
+                          device: str, ip: str | None, at: datetime) -> ChannelUser:
+    """Forgotten password (ON-08): after the SMS code and the customer's security device
+    were verified for this login and device. Ends any live session and texts the customer.
+    A lock-out stays (it ends the next day or at the counter)."""
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    authn.authorisation_use(challenge_id=authorisation, person=user.person,
+                            purpose="password.reset", at=at,
+                            digest=password_reset_digest(user=user, device=device),
+                            requires=policy.required_factors(person=user.person,
+                                                             purpose="password.reset"))
+    with transaction.atomic():
+        user = ChannelUser.objects.select_for_update().select_related("person").get(pk=user_id)
+        if user.status != UserStatus.ACTIVE:
+            raise NotEnrolled(extra={"user_id": user_id})
+        new_password_check(person=user.person, login_name=user.login_name,
+                           password=new_password)
+        if check_password(new_password, user.password):
+            raise PasswordReused()
+        user.password, user.must_change_password = make_password(new_password), False
+        user.password_changed_at = at
+        user.save(update_fields=["password", "must_change_password", "password_changed_at"])
+        sessions.sessions_end_all(user=user, reason=SessionEnd.PASSWORD_RESET, at=at)
+        audit.record(actor=user.actor, action="identity.password.reset", ip=ip, device=device,
+                     target=f"channel_user:{user.pk}", occurred_at=at,
+                     details={"channel": "online", "authorisation": authorisation})
+        notify.sms_send(phone=user.person.phone, purpose="identity.password_reset",
+                        actor=user.actor, at=at, body=str(settings.SMS_SIGNATURE)
+                        + "您的网上银行登录密码已在网上重置。如非本人操作，请立即致电本行客服。")
+    return user
 
 
 def new_password_check(*, person: Person, login_name: str, password: str) -> None:

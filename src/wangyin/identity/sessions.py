@@ -28,9 +28,7 @@ def idle_timeout() -> timedelta:
 def session_start(*, user: ChannelUser, ip: str | None, device: str,
                   at: datetime) -> CustomerSession:
     """Start a session; any other live session of this customer ends as REPLACED."""
-    for old in CustomerSession.objects.select_for_update().filter(user=user,
-                                                                  ended_at__isnull=True):
-        _end(old, SessionEnd.REPLACED, at)
+    sessions_end_all(user=user, reason=SessionEnd.REPLACED, at=at)
     session = CustomerSession.objects.create(sid=secrets.token_urlsafe(32), user=user, ip=ip,
                                              device=device, started_at=at, last_seen_at=at)
     audit.record(actor=user.actor, action="identity.session.started", ip=ip, device=device,
@@ -73,6 +71,13 @@ def session_end(*, sid: str, reason: str, at: datetime) -> None:
     session = CustomerSession.objects.select_for_update().filter(
         sid=sid, ended_at__isnull=True).first()
     if session is not None:
+        _end(session, reason, at)
+
+
+@transaction.atomic
+def sessions_end_all(*, user: ChannelUser, reason: str, at: datetime) -> None:
+    for session in CustomerSession.objects.select_for_update().filter(user=user,
+                                                                      ended_at__isnull=True):
         _end(session, reason, at)
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from wangyin.authn import policy
 from wangyin.authn import services as authn
 from wangyin.core import clock, ratelimit
 from wangyin.core.crypto import blind_index
@@ -22,6 +23,7 @@ from wangyin.identity import services as identity
 from wangyin.identity.errors import LoginFailed
 from wangyin.identity.models import ChannelUser, SessionEnd, UserStatus
 from wangyin.identity.transport import BadPayload, PasswordPad, public_key_spki, read_secrets
+from wangyin.web import stepup
 from wangyin.web.customer import client_ip
 
 PAD = "login_pad"
@@ -164,7 +166,7 @@ def login_device(request):
         try:
             authn.challenge_verify(challenge_id=pending.get("challenge", 0), person=user.person,
                                    purpose=devices.BIND_PURPOSE, digest=digest,
-                                   code=request.POST.get("code", "")[:12], at=now)
+                                   codes=stepup.codes_from(request.POST), at=now)
         except DomainError as exc:
             error = str(exc.message)
         else:
@@ -176,29 +178,27 @@ def login_device(request):
             return _start_session(request, user)
     elif request.method == "POST" or "challenge" not in pending:
         try:
-            challenge = authn.sms_challenge_issue(person=user.person,
-                                                  purpose=devices.BIND_PURPOSE,
-                                                  digest=digest, at=now)
+            challenge = authn.challenge_issue(
+                person=user.person, purpose=devices.BIND_PURPOSE, digest=digest, at=now,
+                factors=policy.required_factors(person=user.person,
+                                                purpose=devices.BIND_PURPOSE))
         except DomainError as exc:
             error = str(exc.message)
         else:
-            request.session[BIND] = {**pending, "challenge": challenge.pk}
-    return render(request, "web/login_device.html",
-                  {"phone": user.person.masked_phone, "error": error},
-                  status=400 if error else 200)
+            pending = {**pending, "challenge": challenge.pk, "factors": challenge.factors}
+            request.session[BIND] = pending
+    return render(request, "web/login_device.html", {
+        "error": error, **stepup.factor_context(pending.get("factors", ()),
+                                                user.person.masked_phone)},
+        status=400 if error else 200)
 
 
 @require_safe
 def captcha_image(request, token: str):
-    return _captcha_png(request, token, CAPTCHA)
+    return captcha_png(request, token, CAPTCHA)
 
 
-@require_safe
-def register_captcha_image(request, token: str):
-    return _captcha_png(request, token, "register_captcha")
-
-
-def _captcha_png(request, token: str, session_key: str):
+def captcha_png(request, token: str, session_key: str):
     if token != request.session.get(session_key) or too_many(request, "captcha"):
         raise Http404
     png = captchas.captcha_image(token=token, at=clock.now())

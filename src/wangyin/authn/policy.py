@@ -1,0 +1,35 @@
+"""Which factors an operation needs (FA-09). Funds operations and their amount tiers arrive
+with the payments work; this table covers the identity operations so far.
+
+- ``register``: the SMS code to the reserved phone (the public edition cannot pay anyone).
+- ``device.bind``, ``security.change``: the SMS code, plus the customer's security device
+  when they hold one — holding a stronger factor is never a reason to ask for less, and a
+  locked token does not fall back to SMS alone.
+- ``password.reset`` online: the SMS code and a security device (ON-08); a customer
+  without one is sent to the counter.
+"""
+
+from __future__ import annotations
+
+from wangyin.authn import tokens
+from wangyin.authn.errors import NoSecondFactor
+from wangyin.authn.models import Factor
+
+SMS_ONLY = ("register",)
+SMS_PLUS_HELD = ("device.bind", "security.change")
+SMS_PLUS_REQUIRED = ("password.reset",)
+PURPOSES = SMS_ONLY + SMS_PLUS_HELD + SMS_PLUS_REQUIRED
+
+
+def second_factor_of(person) -> str | None:
+    """The strongest device-based factor the customer holds (locked ones included)."""
+    return Factor.TOTP if tokens.token_of(person) is not None else None
+
+
+def required_factors(*, person, purpose: str) -> tuple[str, ...]:
+    if purpose not in PURPOSES:
+        raise ValueError(f"no factor policy for {purpose!r}")
+    second = None if purpose in SMS_ONLY else second_factor_of(person)
+    if purpose in SMS_PLUS_REQUIRED and second is None:
+        raise NoSecondFactor()
+    return (Factor.SMS, second) if second else (Factor.SMS,)

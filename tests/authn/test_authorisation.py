@@ -1,0 +1,86 @@
+"""A verified challenge is a single-use authorisation for exactly the confirmed data
+(TX-06), and the factor policy asks for the customer's device where they hold one."""
+
+from datetime import timedelta
+
+import pytest
+
+from wangyin.audit.models import AuditEvent
+from wangyin.authn import policy, tokens
+from wangyin.authn import services as authn
+from wangyin.authn.errors import DigestMismatch, NoSecondFactor, NotAuthorised
+
+from .conftest import SEED
+
+pytestmark = pytest.mark.django_db
+
+
+def _verified(user, at, digest="confirmed"):
+    challenge = authn.challenge_issue(person=user.person, purpose="security.change",
+                                      digest=digest, factors=["SMS"], at=at)
+    from wangyin.notify.models import SmsMessage
+    body = SmsMessage.objects.filter(purpose="authn.security.change").latest("id").body
+    return authn.challenge_verify(challenge_id=challenge.pk, person=user.person,
+                                  purpose="security.change", digest=digest,
+                                  codes={"SMS": body.split("验证码 ")[1][:6]}, at=at)
+
+
+def _use(user, challenge, at, digest="confirmed", **kw):
+    return authn.authorisation_use(challenge_id=challenge.pk, person=user.person,
+                                   purpose=kw.pop("purpose", "security.change"),
+                                   digest=digest, at=at, **kw)
+
+
+@pytest.mark.req("TX-06")
+def test_an_authorisation_works_once(user, at):
+    challenge = _verified(user, at)
+    assert _use(user, challenge, at).used_at == at
+    with pytest.raises(NotAuthorised):
+        _use(user, challenge, at)
+
+
+@pytest.mark.req("TX-06")
+def test_different_data_is_refused_audited_and_burns_the_authorisation(user, at):
+    challenge = _verified(user, at)
+    with pytest.raises(DigestMismatch):
+        _use(user, challenge, at, digest="tampered")
+    event = AuditEvent.objects.get(action="authn.digest_mismatch")
+    assert event.result == "FAILURE" and event.target == f"challenge:{challenge.pk}"
+    with pytest.raises(NotAuthorised):
+        _use(user, challenge, at)
+
+
+def test_unverified_stale_foreign_or_weaker_is_refused(user, at, make_person):
+    unverified = authn.challenge_issue(person=user.person, purpose="security.change",
+                                       digest="confirmed", factors=["SMS"], at=at)
+    with pytest.raises(NotAuthorised):
+        _use(user, unverified, at)
+    with pytest.raises(NotAuthorised):
+        _use(user, _verified(user, at), at + authn.AUTHORISATION_LIFETIME)
+    with pytest.raises(NotAuthorised):
+        _use(user, _verified(user, at), at, purpose="password.reset")
+    with pytest.raises(NotAuthorised):
+        _use(user, _verified(user, at), at, requires=["SMS", "TOTP"])
+    other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四")
+    challenge = _verified(user, at)
+    with pytest.raises(NotAuthorised):
+        authn.authorisation_use(challenge_id=challenge.pk, person=other,
+                                purpose="security.change", digest="confirmed",
+                                at=at + timedelta(seconds=1))
+
+
+@pytest.mark.req("FA-09", "ON-08")
+def test_policy_rows(user, at):
+    person = user.person
+    assert policy.required_factors(person=person, purpose="register") == ("SMS",)
+    assert policy.required_factors(person=person, purpose="device.bind") == ("SMS",)
+    assert policy.required_factors(person=person, purpose="security.change") == ("SMS",)
+    with pytest.raises(NoSecondFactor):
+        policy.required_factors(person=person, purpose="password.reset")
+    tokens.token_issue(person_id=person.pk, serial="WY00012345", seed=SEED, staff="s",
+                       reason="r", at=at)
+    for purpose in ("device.bind", "security.change", "password.reset"):
+        assert policy.required_factors(person=person, purpose=purpose) == ("SMS", "TOTP")
+    assert policy.required_factors(person=person, purpose="register") == ("SMS",)
+    with pytest.raises(ValueError):
+        policy.required_factors(person=person, purpose="payment")
