@@ -7,7 +7,7 @@ from wangyin.identity.models import ChannelUser
 from wangyin.ledger import services as ledger
 from wangyin.ledger.models import AccountKind, NormalSide
 
-from .conftest import PASSWORD, pass_captcha, sign_in
+from .conftest import PASSWORD, pass_captcha, sign_in, sms_code
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_statement_filters_are_validated(client, funded_account):
                                         "until": "2020-02-01"}).content.decode()
 
 
-@pytest.mark.req("AU-13", "AU-15", "FP-11")
+@pytest.mark.req("AU-13", "AU-15", "FP-11", "AU-11")
 def test_security_centre_changes_the_reserved_message_and_lists_sign_ins(client,
                                                                          ready_customer):
     pass_captcha(client, "zhangwei_01")
@@ -75,7 +75,12 @@ def test_security_centre_changes_the_reserved_message_and_lists_sign_ins(client,
     assert "登录成功" in page and "127.0.0.1" in page
     too_long = client.post("/security/", {"reserved_message": "长" * 21})
     assert too_long.status_code == 400
-    client.post("/security/", {"reserved_message": "我的小狗叫旺财"})
+    assert client.post("/security/", {"reserved_message": "我的小狗叫旺财"}
+                       ).url == "/security/confirm/"
+    assert ChannelUser.objects.get().reserved_message != "我的小狗叫旺财"  # not yet
+    assert "我的小狗叫旺财" in client.get("/security/confirm/").content.decode()
+    done = client.post("/security/confirm/", {"code": sms_code("authn.security.change")})
+    assert done.url == "/security/"
     assert ChannelUser.objects.get().reserved_message == "我的小狗叫旺财"
     client.post("/logout/")
     pass_captcha(client, "zhangwei_01")

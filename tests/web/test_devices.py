@@ -39,7 +39,9 @@ def test_devices_are_listed_and_removable(client, ready_customer):
     page = client.get("/security/").content.decode()
     device = Device.objects.get()
     assert "本设备" in page and f"/security/devices/{device.pk}/remove/" in page
-    client.post(f"/security/devices/{device.pk}/remove/")
+    assert client.post(f"/security/devices/{device.pk}/remove/").url == "/security/confirm/"
+    assert Device.objects.filter(removed_at__isnull=True).exists()  # not before the code
+    client.post("/security/confirm/", {"code": sms_code("authn.security.change")})
     assert not Device.objects.filter(removed_at__isnull=True).exists()
     client.post("/logout/")
     pass_captcha(client, "zhangwei_01")

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from wangyin.audit import services as audit
+from wangyin.identity import services as identity
 from wangyin.identity.models import ChannelUser, Device
 from wangyin.notify import services as notify
 
@@ -51,16 +52,28 @@ def device_bind(*, user: ChannelUser, device_id: str, label: str, ip: str | None
     return device
 
 
-@transaction.atomic
-def device_remove(*, user: ChannelUser, device_pk: int, at: datetime) -> bool:
-    device = Device.objects.select_for_update().filter(pk=device_pk, user=user,
-                                                       removed_at__isnull=True).first()
-    if device is None:
+def device_of(*, user: ChannelUser, device_pk: int) -> Device | None:
+    return Device.objects.filter(pk=device_pk, user=user, removed_at__isnull=True).first()
+
+
+def device_remove(*, user: ChannelUser, device_pk: int, authorisation: int, device: str,
+                  at: datetime) -> bool:
+    """Remove a bound device after the customer confirmed it with the step-up codes
+    (AU-11); False if it is not theirs or already gone."""
+    if device_of(user=user, device_pk=device_pk) is None:
         return False
-    device.removed_at = at
-    device.save(update_fields=["removed_at"])
-    audit.record(actor=user.actor, action="identity.device.removed",
-                 target=f"device:{device.pk}", occurred_at=at)
+    identity.authorise_change(user=user, change="device.remove", value=str(device_pk),
+                              device=device, authorisation=authorisation, at=at)
+    with transaction.atomic():
+        bound = Device.objects.select_for_update().filter(pk=device_pk, user=user,
+                                                          removed_at__isnull=True).first()
+        if bound is None:
+            return False
+        bound.removed_at = at
+        bound.save(update_fields=["removed_at"])
+        audit.record(actor=user.actor, action="identity.device.removed", device=device,
+                     target=f"device:{bound.pk}", occurred_at=at,
+                     details={"authorisation": authorisation})
     return True
 
 

@@ -264,16 +264,44 @@ def reserved_message(login_name: str) -> str:
     return user.reserved_message if user else reserved.decoy_for(login_name or "")
 
 
-@transaction.atomic
-def reserved_message_set(*, user_id: int, message: str, at: datetime) -> ChannelUser:
+def reserved_message_clean(message: str) -> str:
     message = " ".join((message or "").split())
     if not 2 <= len(message) <= 20:
         raise InvalidReservedMessage()
-    user = ChannelUser.objects.select_for_update().get(pk=user_id)
-    user.reserved_message = message
-    user.save(update_fields=["reserved_message"])
-    audit.record(actor=user.actor, action="identity.reserved_message.changed",
-                 target=f"channel_user:{user.pk}", occurred_at=at)
+    return message
+
+
+def change_digest(*, user: ChannelUser, change: str, value: str, device: str) -> str:
+    """What the customer confirms for a change of security settings (AU-11, TX-10): which
+    login, which change, the new value and the device asking."""
+    return authn.digest_of("security.change", str(user.pk), change, value, device)
+
+
+def authorise_change(*, user: ChannelUser, change: str, value: str, device: str,
+                      authorisation: int, at: datetime) -> None:
+    authn.authorisation_use(challenge_id=authorisation, person=user.person,
+                            purpose="security.change", at=at,
+                            digest=change_digest(user=user, change=change, value=value,
+                                                 device=device),
+                            requires=policy.required_factors(person=user.person,
+                                                             purpose="security.change"))
+
+
+def reserved_message_set(*, user_id: int, message: str, authorisation: int, device: str,
+                         at: datetime) -> ChannelUser:
+    """Change the reserved message after the customer confirmed exactly this message with
+    the step-up codes (AU-11)."""
+    message = reserved_message_clean(message)
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    authorise_change(user=user, change="reserved_message", value=message, device=device,
+                      authorisation=authorisation, at=at)
+    with transaction.atomic():
+        user = ChannelUser.objects.select_for_update().get(pk=user_id)
+        user.reserved_message = message
+        user.save(update_fields=["reserved_message"])
+        audit.record(actor=user.actor, action="identity.reserved_message.changed",
+                     device=device, target=f"channel_user:{user.pk}", occurred_at=at,
+                     details={"authorisation": authorisation})
     return user
 
 

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from wangyin.authn import policy
+from wangyin.authn import services as authn
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
 from wangyin.customers import selectors as customer_selectors
@@ -19,11 +21,15 @@ from wangyin.identity import selectors as identity_selectors
 from wangyin.identity import services as identity
 from wangyin.identity.transport import BadPayload, read_secrets
 from wangyin.ledger import selectors as ledger_selectors
+from wangyin.web import stepup
 from wangyin.web.customer import client_ip, customer_required
 from wangyin.web.forms import ReservedMessageForm, StatementFilterForm
 from wangyin.web.login import pad_context, pad_for, take_pad
 
 CHANGE_PAD = "password_pad"
+CHANGE = "security_change"
+CHANGE_NOTICE = "security_notice"
+CHANGE_WINDOW = timedelta(minutes=5)
 
 
 @require_safe
@@ -74,18 +80,15 @@ def account_detail(request, account_id: int):
 def security_centre(request):
     user = request.customer
     form = ReservedMessageForm(request.POST or None)
-    saved = False
     if request.method == "POST" and form.is_valid():
         try:
-            identity.reserved_message_set(user_id=user.pk,
-                                          message=form.cleaned_data["reserved_message"],
-                                          at=clock.now())
-            user.refresh_from_db()
-            saved, form = True, ReservedMessageForm()
+            message = identity.reserved_message_clean(form.cleaned_data["reserved_message"])
+            return _change_start(request, "reserved_message", message)
         except DomainError as exc:
             form.add_error("reserved_message", str(exc.message))
     return render(request, "web/security.html", {
-        "form": form, "saved": saved, "reserved_message": user.reserved_message,
+        "form": form, "notice": request.session.pop(CHANGE_NOTICE, ""),
+        "reserved_message": user.reserved_message,
         "history": identity_selectors.login_history(user=user, limit=20),
         "devices": devices.devices_of(user=user), "this_device": request.device_id},
         status=400 if form.errors else 200)
@@ -94,9 +97,73 @@ def security_centre(request):
 @require_POST
 @customer_required
 def device_remove(request, device_pk: int):
-    if not devices.device_remove(user=request.customer, device_pk=device_pk, at=clock.now()):
+    if devices.device_of(user=request.customer, device_pk=device_pk) is None:
         raise Http404
-    return redirect("security")
+    return _change_start(request, "device.remove", str(device_pk))
+
+
+def _change_start(request, change: str, value: str):
+    """Changes of security settings are confirmed with the step-up codes first (AU-11)."""
+    user = request.customer
+    try:
+        challenge = authn.challenge_issue(
+            person=user.person, purpose="security.change", at=clock.now(),
+            factors=policy.required_factors(person=user.person, purpose="security.change"),
+            digest=identity.change_digest(user=user, change=change, value=value,
+                                          device=request.device_id))
+    except DomainError as exc:
+        request.session[CHANGE_NOTICE] = str(exc.message)
+        return redirect("security")
+    request.session[CHANGE] = {"change": change, "value": value, "challenge": challenge.pk,
+                               "factors": challenge.factors, "at": clock.now().isoformat()}
+    return redirect("security_confirm")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@customer_required
+def security_confirm(request):
+    user = request.customer
+    pending = request.session.get(CHANGE)
+    now = clock.now()
+    if not pending or now - datetime.fromisoformat(pending["at"]) > CHANGE_WINDOW:
+        request.session.pop(CHANGE, None)
+        return redirect("security")
+    change, value = pending["change"], pending["value"]
+    if change == "device.remove":
+        device = devices.device_of(user=user, device_pk=int(value))
+        if device is None:
+            request.session.pop(CHANGE, None)
+            return redirect("security")
+        description = _("Remove the device “%(label)s”") % {"label": device.label}
+    else:
+        description = _("Change the reserved message to “%(message)s”") % {"message": value}
+    error = ""
+    if request.method == "POST":
+        try:
+            authn.challenge_verify(challenge_id=pending["challenge"], person=user.person,
+                                   purpose="security.change", at=now,
+                                   codes=stepup.codes_from(request.POST),
+                                   digest=identity.change_digest(user=user, change=change,
+                                                                 value=value,
+                                                                 device=request.device_id))
+            if change == "device.remove":
+                devices.device_remove(user=user, device_pk=int(value), at=now,
+                                      authorisation=pending["challenge"],
+                                      device=request.device_id)
+            else:
+                identity.reserved_message_set(user_id=user.pk, message=value, at=now,
+                                              authorisation=pending["challenge"],
+                                              device=request.device_id)
+        except DomainError as exc:
+            error = str(exc.message)
+        else:
+            request.session.pop(CHANGE, None)
+            request.session[CHANGE_NOTICE] = _("Done: %(what)s.") % {"what": description}
+            return redirect("security")
+    return render(request, "web/security_confirm.html", {
+        "description": description, "error": error,
+        **stepup.factor_context(pending["factors"], user.person.masked_phone)},
+        status=400 if error else 200)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

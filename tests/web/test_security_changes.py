@@ -1,0 +1,60 @@
+"""Changes of security settings re-authenticate the customer (AU-11) with a step-up bound
+to exactly the change confirmed (TX-06, TX-10)."""
+
+import pyotp
+import pytest
+
+from wangyin.audit.models import AuditEvent
+from wangyin.authn import services as authn
+from wangyin.authn import tokens
+from wangyin.authn.errors import DigestMismatch
+from wangyin.core import clock
+from wangyin.identity import services as identity
+from wangyin.identity.models import ChannelUser
+
+from .conftest import PASSWORD, sign_in, sms_code
+
+pytestmark = [pytest.mark.django_db, pytest.mark.req("AU-11")]
+
+SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def test_a_wrong_code_changes_nothing(client, ready_customer):
+    sign_in(client, "zhangwei_01", PASSWORD)
+    client.post("/security/", {"reserved_message": "窗外的梧桐"})
+    wrong = f"{(int(sms_code('authn.security.change')) + 1) % 1_000_000:06d}"
+    assert client.post("/security/confirm/", {"code": wrong}).status_code == 400
+    assert ChannelUser.objects.get().reserved_message != "窗外的梧桐"
+
+
+def test_a_token_holder_confirms_with_the_token_too(client, ready_customer, at):
+    sign_in(client, "zhangwei_01", PASSWORD)
+    tokens.token_issue(person_id=ready_customer.person_id, serial="WY00012345", seed=SEED,
+                       staff="staff:7", reason="counter", at=at)
+    client.post("/security/", {"reserved_message": "窗外的梧桐"})
+    page = client.get("/security/confirm/").content.decode()
+    assert 'name="token_code"' in page
+    only_sms = client.post("/security/confirm/", {"code": sms_code("authn.security.change")})
+    assert only_sms.status_code == 400
+    client.post("/security/", {"reserved_message": "窗外的梧桐"})
+    done = client.post("/security/confirm/", {"code": sms_code("authn.security.change"),
+                                              "token_code": pyotp.TOTP(SEED).now()})
+    assert done.url == "/security/"
+    assert ChannelUser.objects.get().reserved_message == "窗外的梧桐"
+
+
+@pytest.mark.req("TX-06", "TX-10")
+def test_a_different_message_than_confirmed_is_refused_and_audited(ready_customer):
+    now = clock.now()
+    digest = identity.change_digest(user=ready_customer, change="reserved_message",
+                                    value="窗外的梧桐", device="dev-1")
+    challenge = authn.challenge_issue(person=ready_customer.person, purpose="security.change",
+                                      digest=digest, factors=["SMS"], at=now)
+    authn.challenge_verify(challenge_id=challenge.pk, person=ready_customer.person,
+                           purpose="security.change", digest=digest, at=now,
+                           codes={"SMS": sms_code("authn.security.change")})
+    with pytest.raises(DigestMismatch):
+        identity.reserved_message_set(user_id=ready_customer.pk, message="攻击者的短语",
+                                      authorisation=challenge.pk, device="dev-1", at=now)
+    assert ChannelUser.objects.get().reserved_message != "攻击者的短语"
+    assert AuditEvent.objects.filter(action="authn.digest_mismatch").exists()
