@@ -28,6 +28,7 @@ urlpatterns = [
     path("accounts/<int:account_id>/", banking.account_detail, name="account"),
     path("security/", banking.security_centre, name="security"),
     path("security/confirm/", banking.security_confirm, name="security_confirm"),
+    path("security/funds/close/", banking.funds_close, name="funds_close"),
     path("security/devices/<int:device_pk>/remove/", banking.device_remove,
          name="device_remove"),
     path("password/change/", banking.password_change, name="password_change"),

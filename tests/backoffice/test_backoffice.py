@@ -161,3 +161,48 @@ def test_staff_sign_in_attempts_are_limited(client, teller):
     blocked = client.post("/bo/login/", {"username": "teller01", "password": STAFF_PASSWORD})
     assert blocked.status_code == 429
     assert client.get("/bo/").url == "/bo/login/"
+
+
+@pytest.fixture
+def enrolled(make_person, at):
+    person = make_person()
+    identity.internet_banking_open(person_id=person.pk, login_name="zhangwei_01",
+                                   edition="PRO", risk_acknowledged=True,
+                                   staff="staff:teller01", reason="r", at=at)
+    return person
+
+
+@pytest.mark.req("FA-02", "AD-02")
+def test_teller_registers_unlocks_and_revokes_a_token(bo, enrolled):
+    from wangyin.authn.models import OtpToken, TokenStatus
+
+    url = f"/bo/customers/{enrolled.pk}/token/"
+    seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    bo.post(url + "issue/", {"serial": "WY1", "seed": seed, "reason": "counter"})
+    assert not OtpToken.objects.exists()
+    assert 'id="notice"' in bo.get(f"/bo/customers/{enrolled.pk}/").content.decode()
+    bo.post(url + "issue/", {"serial": "WY00012345", "seed": seed, "reason": "counter"})
+    token = OtpToken.objects.get()
+    page = bo.get(f"/bo/customers/{enrolled.pk}/").content.decode()
+    assert "WY00012345" in page and seed not in page
+    token.status = TokenStatus.LOCKED
+    token.save()
+    bo.post(url + "unlock/", {"reason": "customer present"})
+    assert OtpToken.objects.get().status == TokenStatus.ACTIVE
+    bo.post(url + "revoke/", {"reason": "lost"})
+    assert OtpToken.objects.get().status == TokenStatus.REVOKED
+    actions = AuditEvent.objects.filter(actor="staff:teller01").values_list("action", flat=True)
+    assert {"authn.token.issued", "authn.token.unlocked", "authn.token.revoked"} <= set(actions)
+
+
+@pytest.mark.req("ON-02", "ON-03")
+def test_funds_capability_is_reopened_only_at_the_counter_after_the_risk_warning(bo, enrolled):
+    url = f"/bo/customers/{enrolled.pk}/banking/edition/"
+    bo.post(url, {"edition": "PUBLIC", "reason": "customer request"})
+    assert ChannelUser.objects.get().edition == "PUBLIC"
+    bo.post(url, {"edition": "PRO", "reason": "reopen"})  # no risk acknowledgement
+    assert ChannelUser.objects.get().edition == "PUBLIC"
+    bo.post(url, {"edition": "PRO", "reason": "reopen", "risk_acknowledged": "on"})
+    assert ChannelUser.objects.get().edition == "PRO"
+    event = AuditEvent.objects.filter(action="identity.edition.changed").latest("id")
+    assert event.actor == "staff:teller01" and event.details["reason"] == "reopen"

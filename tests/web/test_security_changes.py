@@ -58,3 +58,18 @@ def test_a_different_message_than_confirmed_is_refused_and_audited(ready_custome
                                       authorisation=challenge.pk, device="dev-1", at=now)
     assert ChannelUser.objects.get().reserved_message != "攻击者的短语"
     assert AuditEvent.objects.filter(action="authn.digest_mismatch").exists()
+
+
+@pytest.mark.req("ON-03")
+def test_the_customer_closes_payments_online_and_cannot_reopen_them_online(client,
+                                                                           ready_customer):
+    sign_in(client, "zhangwei_01", PASSWORD)
+    assert "/security/funds/close/" in client.get("/security/").content.decode()
+    client.post("/security/funds/close/")
+    assert "柜台" in client.get("/security/confirm/").content.decode()
+    client.post("/security/confirm/", {"code": sms_code("authn.security.change")})
+    assert ChannelUser.objects.get().edition == "PUBLIC"
+    page = client.get("/security/").content.decode()
+    assert "/security/funds/close/" not in page
+    client.post("/security/funds/close/")  # nothing online turns them back on
+    assert ChannelUser.objects.get().edition == "PUBLIC"

@@ -62,3 +62,26 @@ def audit_verify(*, batch_size: int = 5000) -> AuditReport:
                 "rows at the end were removed or the head was altered"
             )
     return report
+
+
+def audit_events(*, actor: str = "", action: str = "", target: str = "", since=None,
+                 until=None, before_id: int | None = None, limit: int = 50):
+    """The newest events first, filtered; keyset paging on the id (``before_id``). Returns
+    (events, id to continue before or None)."""
+    events = AuditEvent.objects.order_by("-id")
+    if actor:
+        events = events.filter(actor=actor)
+    if action:
+        events = events.filter(action__startswith=action)
+    if target:
+        events = events.filter(target=target)
+    if since:
+        events = events.filter(occurred_at__gte=since)
+    if until:
+        events = events.filter(occurred_at__lt=until)
+    if before_id:
+        events = events.filter(id__lt=before_id)
+    page = list(events[:limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return page, (page[-1].id if more else None)

@@ -30,3 +30,41 @@ class OpenBankingForm(ReasonForm):
     edition = forms.ChoiceField(label=_("Edition"), choices=Edition.choices)
     risk_acknowledged = forms.BooleanField(
         label=_("The customer has read and acknowledged the risk warning"), required=True)
+
+
+class EditionForm(ReasonForm):
+    edition = forms.ChoiceField(label=_("Edition"), choices=Edition.choices)
+    risk_acknowledged = forms.BooleanField(
+        label=_("For the professional edition: the customer has read and acknowledged the "
+                "risk warning"), required=False)
+
+
+class TokenForm(ReasonForm):
+    serial = forms.RegexField(label=_("Token serial number"), regex=r"^[A-Za-z0-9]{6,20}$",
+                              max_length=20)
+    seed = forms.CharField(label=_("Token seed (Base32, from the token supplier's file)"),
+                           max_length=128, widget=forms.PasswordInput(render_value=False))
+    field_order = ["serial", "seed", "reason"]
+
+
+ROLE_CHOICES = [("teller", _("Teller")), ("security_admin", _("Security administrator")),
+                ("auditor", _("Auditor"))]
+
+
+class StaffEnrolForm(ReasonForm):
+    username = forms.CharField(label=_("Staff ID"), max_length=30)
+    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
+    field_order = ["username", "role", "reason"]
+
+
+class StaffRoleForm(ReasonForm):
+    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label=_("Actor"), max_length=80, required=False)
+    action = forms.CharField(label=_("Action starts with"), max_length=80, required=False)
+    target = forms.CharField(label=_("Target"), max_length=120, required=False)
+    since = forms.DateField(label=_("From"), required=False)
+    until = forms.DateField(label=_("To"), required=False)
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

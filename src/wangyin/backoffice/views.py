@@ -5,24 +5,33 @@ the customer and the reason."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from functools import wraps
 
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from wangyin.audit import selectors as audit_selectors
 from wangyin.audit import services as audit
+from wangyin.authn import tokens
 from wangyin.backoffice import staff as staff_roles
 from wangyin.backoffice.forms import (
+    AuditFilterForm,
     CustomerSearchForm,
+    EditionForm,
     OpenBankingForm,
     OtpForm,
     ReasonForm,
+    StaffEnrolForm,
     StaffLoginForm,
+    StaffRoleForm,
+    TokenForm,
 )
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
@@ -33,6 +42,8 @@ from wangyin.identity.models import ChannelUser, UserStatus
 from wangyin.notify.selectors import sms_inbox
 from wangyin.web.customer import client_ip
 from wangyin.web.login import TOO_MANY, too_many
+
+NOTICE = "bo_notice"
 
 
 def staff_required(*roles: str):
@@ -50,7 +61,7 @@ def staff_required(*roles: str):
             role = staff_roles.role_of(user)
             if role is None or (roles and role not in roles):
                 raise PermissionDenied
-            request.staff_actor = staff_roles.actor(user)
+            request.staff_actor, request.staff_role = staff_roles.actor(user), role
             return view(request, *args, **kwargs)
         return wrapper
 
@@ -159,17 +170,20 @@ def customer_detail(request, person_id: int):
     audit.record(actor=request.staff_actor, action="backoffice.customer.viewed",
                  target=f"person:{person.pk}", ip=client_ip(request))
     return _no_store(render(request, "backoffice/customer.html", {
-        "person": person, "banking": banking,
-        "accounts": customers.accounts_of_person(person_id=person.pk),
-        "open_form": OpenBankingForm(), **_reason_forms(),
+        "person": person, "banking": banking, "open_form": OpenBankingForm(),
+        "notice": request.session.pop(NOTICE, ""), **_customer_context(person),
         "locked": bool(banking and banking.locked_until and banking.locked_until > clock.now()),
     }))
 
 
-def _reason_forms() -> dict:
-    """One reason field per action form, each with its own element ids."""
-    return {f"{name}_form": ReasonForm(auto_id=f"{name}_%s")
-            for name in ("unlock", "reset", "close")}
+def _customer_context(person) -> dict:
+    """Accounts, the token and the action forms, each with its own element ids."""
+    return {"accounts": customers.accounts_of_person(person_id=person.pk),
+            "token": tokens.token_of(person),
+            "edition_form": EditionForm(auto_id="edition_%s"),
+            "token_form": TokenForm(auto_id="token_%s"),
+            **{f"{name}_form": ReasonForm(auto_id=f"{name}_%s")
+               for name in ("unlock", "reset", "close", "token_unlock", "token_revoke")}}
 
 
 def _envelope(request, person, user, password, title):
@@ -196,19 +210,25 @@ def banking_open(request, person_id: int):
             return _envelope(request, person, user, password, _("Internet banking opened"))
     banking = ChannelUser.objects.filter(person=person, status=UserStatus.ACTIVE).first()
     return _no_store(render(request, "backoffice/customer.html", {
-        "person": person, "banking": banking, "open_form": form, **_reason_forms(),
-        "accounts": customers.accounts_of_person(person_id=person.pk)}, status=400))
+        "person": person, "banking": banking, "open_form": form,
+        **_customer_context(person)}, status=400))
 
 
-def _teller_action(request, person_id: int, action):
+def _teller_action(request, person_id: int, action, form_class=ReasonForm):
+    """Run a counter action with its validated form; the outcome is shown once on the
+    customer page."""
     person = _person_or_404(person_id)
-    form = ReasonForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
+        request.session[NOTICE] = " ".join(str(e) for errors in form.errors.values()
+                                           for e in errors)
         return redirect("bo:customer", person_id=person.pk)
     try:
-        result = action(person_id=person.pk, reason=form.cleaned_data["reason"])
-    except DomainError:
+        result = action(person_id=person.pk, **form.cleaned_data)
+    except DomainError as exc:
+        request.session[NOTICE] = str(exc.message)
         return redirect("bo:customer", person_id=person.pk)
+    request.session[NOTICE] = _("Done.")
     return result or redirect("bo:customer", person_id=person.pk)
 
 
@@ -240,7 +260,153 @@ def banking_close(request, person_id: int):
     return _teller_action(request, person_id, close)
 
 
+@require_POST
+@staff_required(staff_roles.TELLER)
+def edition_change(request, person_id: int):
+    def change(*, person_id, reason, edition, risk_acknowledged):
+        identity.edition_change(person_id=person_id, edition=edition, reason=reason,
+                                risk_acknowledged=risk_acknowledged,
+                                staff=request.staff_actor, at=clock.now())
+    return _teller_action(request, person_id, change, EditionForm)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def token_issue(request, person_id: int):
+    def issue(*, person_id, reason, serial, seed):
+        tokens.token_issue(person_id=person_id, serial=serial, seed=seed, reason=reason,
+                           staff=request.staff_actor, at=clock.now())
+    return _teller_action(request, person_id, issue, TokenForm)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def token_unlock(request, person_id: int):
+    def unlock(*, person_id, reason):
+        tokens.token_unlock(person_id=person_id, staff=request.staff_actor, reason=reason,
+                            at=clock.now())
+    return _teller_action(request, person_id, unlock)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def token_revoke(request, person_id: int):
+    def revoke(*, person_id, reason):
+        tokens.token_revoke(person_id=person_id, staff=request.staff_actor, reason=reason,
+                            at=clock.now())
+    return _teller_action(request, person_id, revoke)
+
+
 @require_safe
 @staff_required(staff_roles.TELLER, staff_roles.SECURITY_ADMIN)
 def sms_sandbox(request):
     return _no_store(render(request, "backoffice/sms.html", {"messages": sms_inbox(limit=100)}))
+
+
+# --- security administration: staff accounts -----------------------------------------------
+
+
+def _staff_page(request, *, enrol_form=None, notice="", handover=None, status=200):
+    return _no_store(render(request, "backoffice/staff.html", {
+        "staff": staff_roles.staff_list(), "me": request.user.username,
+        "enrol_form": enrol_form or StaffEnrolForm(auto_id="enrol_%s"),
+        "role_form": StaffRoleForm(auto_id=False), "reason_form": ReasonForm(auto_id=False),
+        "notice": notice or request.session.pop(NOTICE, ""), "handover": handover},
+        status=status))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required(staff_roles.SECURITY_ADMIN)
+def staff_admin(request):
+    """Security administrators add staff (password and TOTP key shown once) and change
+    roles or disable logins; every change is audited (AD-02)."""
+    if request.method != "POST":
+        return _staff_page(request)
+    form = StaffEnrolForm(request.POST, auto_id="enrol_%s")
+    if not form.is_valid():
+        return _staff_page(request, enrol_form=form, status=400)
+    try:
+        password, totp = staff_roles.staff_enrol(
+            username=form.cleaned_data["username"], role=form.cleaned_data["role"],
+            by=request.staff_actor, reason=form.cleaned_data["reason"])
+    except DomainError as exc:
+        form.add_error("username", str(exc.message))
+        return _staff_page(request, enrol_form=form, status=400)
+    return _staff_page(request, handover={"username": form.cleaned_data["username"],
+                                          "password": password, "totp": totp})
+
+
+def _staff_change(request, username: str, change, form_class=ReasonForm):
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            change(username=username, by=request.staff_actor, **form.cleaned_data)
+            request.session[NOTICE] = _("Done.")
+        except DomainError as exc:
+            request.session[NOTICE] = str(exc.message)
+    else:
+        request.session[NOTICE] = _("Give a reason.")
+    return redirect("bo:staff")
+
+
+@require_POST
+@staff_required(staff_roles.SECURITY_ADMIN)
+def staff_disable(request, username: str):
+    return _staff_change(request, username, lambda **kw: staff_roles.staff_set_active(
+        active=False, **kw))
+
+
+@require_POST
+@staff_required(staff_roles.SECURITY_ADMIN)
+def staff_enable(request, username: str):
+    return _staff_change(request, username, lambda **kw: staff_roles.staff_set_active(
+        active=True, **kw))
+
+
+@require_POST
+@staff_required(staff_roles.SECURITY_ADMIN)
+def staff_role(request, username: str):
+    return _staff_change(request, username, staff_roles.staff_role_change, StaffRoleForm)
+
+
+# --- audit: read only, for auditors ----------------------------------------------------------
+
+
+@require_safe
+@staff_required(staff_roles.AUDITOR)
+def audit_log(request):
+    """The audit trail, newest first, filtered; only auditors read it (AD-04), and reading it
+    is itself audited."""
+    form = AuditFilterForm(request.GET or None)
+    events, next_before = [], None
+    if form.is_valid() or not request.GET:
+        data = form.cleaned_data if request.GET else {}
+        tz = timezone.get_current_timezone()
+        events, next_before = audit_selectors.audit_events(
+            actor=data.get("actor", ""), action=data.get("action", ""),
+            target=data.get("target", ""), before_id=data.get("before"),
+            since=datetime.combine(data["since"], time.min, tz) if data.get("since") else None,
+            until=datetime.combine(data["until"] + timedelta(days=1), time.min, tz)
+            if data.get("until") else None)
+        audit.record(actor=request.staff_actor, action="backoffice.audit.viewed",
+                     ip=client_ip(request), details={k: str(v) for k, v in data.items() if v})
+    query = request.GET.copy()
+    if next_before:
+        query["before"] = next_before
+    return _no_store(render(request, "backoffice/audit.html", {
+        "form": form, "events": events, "verify": request.session.pop("bo_verify", None),
+        "next_query": query.urlencode() if next_before else ""},
+        status=200 if form.is_valid() or not request.GET else 400))
+
+
+@require_POST
+@staff_required(staff_roles.AUDITOR)
+def audit_check(request):
+    report = audit_selectors.audit_verify()
+    audit.record(actor=request.staff_actor, action="backoffice.audit.verified",
+                 ip=client_ip(request), result="SUCCESS" if report.ok else "FAILURE",
+                 details={"events": report.events, "problems": len(report.problems)})
+    request.session["bo_verify"] = {"ok": report.ok, "chains": report.chains,
+                                    "events": report.events,
+                                    "problems": report.problems[:50]}
+    return redirect("bo:audit")

@@ -169,6 +169,28 @@ def internet_banking_close(*, person_id: int, actor: str, reason: str,
     return user
 
 
+@transaction.atomic
+def edition_change(*, person_id: int, edition: str, risk_acknowledged: bool, staff: str,
+                   reason: str, at: datetime) -> ChannelUser:
+    """At the counter: open (or reopen) the funds capability — the professional edition —
+    after the risk warning (ON-02, ON-03), or close it."""
+    if edition not in Edition.values:
+        raise ValueError(f"unknown edition {edition!r}")
+    if edition == Edition.PRO and not risk_acknowledged:
+        raise RiskNotAcknowledged()
+    user = _active_user_of(person_id)
+    before, user.edition = user.edition, edition
+    user.save(update_fields=["edition"])
+    audit.record(actor=staff, action="identity.edition.changed", target=f"person:{person_id}",
+                 occurred_at=at, details={"from": before, "to": edition, "reason": reason,
+                                          "channel": "counter"})
+    notify.sms_send(phone=user.person.phone, purpose="identity.edition", actor=staff, at=at,
+                    body=str(settings.SMS_SIGNATURE) + ("您已在柜台开通网上银行对外转账功能"
+                    "（专业版）。" if edition == Edition.PRO else "您的网上银行已改为大众版，"
+                    "对外转账功能已关闭。") + "如非本人办理，请立即致电本行客服。")
+    return user
+
+
 # --- the customer ---------------------------------------------------------------------------
 
 
@@ -302,6 +324,27 @@ def reserved_message_set(*, user_id: int, message: str, authorisation: int, devi
         audit.record(actor=user.actor, action="identity.reserved_message.changed",
                      device=device, target=f"channel_user:{user.pk}", occurred_at=at,
                      details={"authorisation": authorisation})
+    return user
+
+
+def funds_capability_close(*, user_id: int, authorisation: int, device: str,
+                           at: datetime) -> ChannelUser:
+    """The customer closes payments to others online (the public edition remains). Reopening
+    needs the counter (ON-03): there is no online path back."""
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    authorise_change(user=user, change="funds.close", value=Edition.PUBLIC, device=device,
+                     authorisation=authorisation, at=at)
+    with transaction.atomic():
+        user = ChannelUser.objects.select_for_update().select_related("person").get(pk=user_id)
+        before, user.edition = user.edition, Edition.PUBLIC
+        user.save(update_fields=["edition"])
+        audit.record(actor=user.actor, action="identity.edition.changed", device=device,
+                     target=f"person:{user.person_id}", occurred_at=at,
+                     details={"from": before, "to": Edition.PUBLIC, "channel": "online",
+                              "authorisation": authorisation})
+        notify.sms_send(phone=user.person.phone, purpose="identity.edition", actor=user.actor,
+                        at=at, body=str(settings.SMS_SIGNATURE) + "您已在网上关闭对外转账功能，"
+                        "如需重新开通请到网点柜台办理。如非本人操作，请立即致电本行客服。")
     return user
 
 

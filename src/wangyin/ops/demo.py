@@ -75,6 +75,8 @@ class DemoResult:
     customers: list[dict] = field(default_factory=list)
     logins: list[dict] = field(default_factory=list)
     totp_base32: str = ""
+    token_serial: str = ""
+    token_base32: str = ""
     journals_posted: int = 0
 
 
@@ -163,6 +165,28 @@ def _logins(now: datetime, people, result: DemoResult) -> None:
         result.logins.append({"who": f"staff ({role})", "login": username,
                               "password": creds[username], "where": "/bo/"})
     result.totp_base32 = creds["totp_base32"]
+    _token(now, people[0], result)
+
+
+DEMO_TOKEN_SERIAL = "WYDEMO0001"  # noqa: S105 -- a serial number, not a secret
+
+
+def _token(now: datetime, account, result: DemoResult) -> None:
+    """张伟 holds an OTP token; its seed (random per installation, var/keys/demo_token) goes
+    into any authenticator app, which then plays the token."""
+    import base64
+    import secrets
+
+    from wangyin.authn import tokens
+    from wangyin.authn.models import OtpToken
+
+    seed = base64.b32encode(bytes.fromhex(key_file(
+        "demo_token", env="(demo only)", generate=lambda: secrets.token_hex(20)))).decode()
+    if not OtpToken.objects.filter(serial=DEMO_TOKEN_SERIAL).exists():
+        tokens.token_issue(person_id=account.person_id, serial=DEMO_TOKEN_SERIAL, seed=seed,
+                           staff=ACTOR, reason="demo bank", at=now)
+        result.created.append(f"OTP token {DEMO_TOKEN_SERIAL} for zhangwei")
+    result.token_serial, result.token_base32 = DEMO_TOKEN_SERIAL, seed
 
 
 def _gl_accounts(now: datetime, result: DemoResult) -> dict[str, Account]:

@@ -19,6 +19,7 @@ from wangyin.customers import selectors as customer_selectors
 from wangyin.identity import devices
 from wangyin.identity import selectors as identity_selectors
 from wangyin.identity import services as identity
+from wangyin.identity.models import Edition
 from wangyin.identity.transport import BadPayload, read_secrets
 from wangyin.ledger import selectors as ledger_selectors
 from wangyin.web import stepup
@@ -88,7 +89,8 @@ def security_centre(request):
             form.add_error("reserved_message", str(exc.message))
     return render(request, "web/security.html", {
         "form": form, "notice": request.session.pop(CHANGE_NOTICE, ""),
-        "reserved_message": user.reserved_message,
+        "reserved_message": user.reserved_message, "edition": user.get_edition_display(),
+        "can_pay_others": user.edition == Edition.PRO,
         "history": identity_selectors.login_history(user=user, limit=20),
         "devices": devices.devices_of(user=user), "this_device": request.device_id},
         status=400 if form.errors else 200)
@@ -100,6 +102,14 @@ def device_remove(request, device_pk: int):
     if devices.device_of(user=request.customer, device_pk=device_pk) is None:
         raise Http404
     return _change_start(request, "device.remove", str(device_pk))
+
+
+@require_POST
+@customer_required
+def funds_close(request):
+    if request.customer.edition != Edition.PRO:
+        return redirect("security")
+    return _change_start(request, "funds.close", Edition.PUBLIC)
 
 
 def _change_start(request, change: str, value: str):
@@ -119,6 +129,16 @@ def _change_start(request, change: str, value: str):
     return redirect("security_confirm")
 
 
+def _describe_change(user, change: str, value: str) -> str | None:
+    if change == "device.remove":
+        device = devices.device_of(user=user, device_pk=int(value))
+        return None if device is None else (_("Remove the device “%(label)s”")
+                                            % {"label": device.label})
+    if change == "funds.close":
+        return _("Close payments to other people (reopening needs a branch counter)")
+    return _("Change the reserved message to “%(message)s”") % {"message": value}
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @customer_required
 def security_confirm(request):
@@ -129,14 +149,10 @@ def security_confirm(request):
         request.session.pop(CHANGE, None)
         return redirect("security")
     change, value = pending["change"], pending["value"]
-    if change == "device.remove":
-        device = devices.device_of(user=user, device_pk=int(value))
-        if device is None:
-            request.session.pop(CHANGE, None)
-            return redirect("security")
-        description = _("Remove the device “%(label)s”") % {"label": device.label}
-    else:
-        description = _("Change the reserved message to “%(message)s”") % {"message": value}
+    description = _describe_change(user, change, value)
+    if description is None:  # the device went away meanwhile
+        request.session.pop(CHANGE, None)
+        return redirect("security")
     error = ""
     if request.method == "POST":
         try:
@@ -146,14 +162,14 @@ def security_confirm(request):
                                    digest=identity.change_digest(user=user, change=change,
                                                                  value=value,
                                                                  device=request.device_id))
+            authorised = {"authorisation": pending["challenge"], "device": request.device_id,
+                          "at": now}
             if change == "device.remove":
-                devices.device_remove(user=user, device_pk=int(value), at=now,
-                                      authorisation=pending["challenge"],
-                                      device=request.device_id)
+                devices.device_remove(user=user, device_pk=int(value), **authorised)
+            elif change == "funds.close":
+                identity.funds_capability_close(user_id=user.pk, **authorised)
             else:
-                identity.reserved_message_set(user_id=user.pk, message=value, at=now,
-                                              authorisation=pending["challenge"],
-                                              device=request.device_id)
+                identity.reserved_message_set(user_id=user.pk, message=value, **authorised)
         except DomainError as exc:
             error = str(exc.message)
         else:
