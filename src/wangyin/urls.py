@@ -26,6 +26,8 @@ urlpatterns = [
     path("signed-out/", login.signed_out, name="signed_out"),
     path("home/", banking.home, name="home"),
     path("accounts/<int:account_id>/", banking.account_detail, name="account"),
+    path("accounts/<int:account_id>/statement.csv", banking.account_statement_csv,
+         name="account_statement_csv"),
     path("security/", banking.security_centre, name="security"),
     path("security/confirm/", banking.security_confirm, name="security_confirm"),
     path("security/funds/close/", banking.funds_close, name="funds_close"),

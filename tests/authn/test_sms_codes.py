@@ -68,3 +68,17 @@ def test_at_most_five_codes_in_ten_minutes(user, at):
     with pytest.raises(TooManyCodes):
         _issue(user, at)
     _issue(user, at + timedelta(minutes=11))
+
+
+@pytest.mark.req("SE-11")
+def test_customers_sharing_a_phone_share_its_budget(user, at, make_person):
+    relative = make_person(id_type="PASSPORT", id_number="E12345678", name="李四")
+    assert relative.phone == user.person.phone
+    for _ in range(3):
+        _issue(user, at)
+    for _ in range(2):
+        authn.challenge_issue(person=relative, purpose="register", digest="r", factors=["SMS"],
+                              at=at)
+    with pytest.raises(TooManyCodes):
+        authn.challenge_issue(person=relative, purpose="register", digest="r",
+                              factors=["SMS"], at=at)

@@ -85,3 +85,39 @@ def test_security_centre_changes_the_reserved_message_and_lists_sign_ins(client,
     client.post("/logout/")
     pass_captcha(client, "zhangwei_01")
     assert "我的小狗叫旺财" in client.get("/login/password/").content.decode()
+
+
+@pytest.mark.req("SE-10", "FP-02")
+def test_statement_download_is_the_owners_only_validated_and_safe(client, funded_account,
+                                                                   make_person, at):
+    import csv
+    import io
+
+    from wangyin.audit.models import AuditEvent
+
+    cash = funded_account.ledger_account.__class__.objects.get(number="GLCASH")
+    ledger.transfer(debit_account_id=cash.pk, credit_account_id=funded_account.ledger_account_id,
+                    amount=ledger.Money(1), idempotency_key="dep-formula", actor="staff:1",
+                    posted_at=at, memo='=HYPERLINK("http://evil.example")')
+    sign_in(client, "zhangwei_01", PASSWORD)
+    url = f"/accounts/{funded_account.pk}/statement.csv"
+    response = client.get(url, {"since": "2026-10-01", "until": "2026-11-30"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert "no-store" in response["Cache-Control"]
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(rows) == 1 + 26 and rows[0][2] == "金额"
+    assert rows[2][1:3] == ["存入 24", "1.24"]  # newest first, amounts in yuan
+    assert "'=HYPERLINK" in text and ',=HYPERLINK' not in text
+    assert AuditEvent.objects.filter(action="web.statement.downloaded").exists()
+    bad = client.get(url, {"since": "2026-11-30", "until": "2026-10-01"})
+    assert bad.status_code == 302 and "statement.csv" not in bad.url
+    other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四")
+    foreign = personal_account_open(person_id=other.pk, product="PERSONAL_I",
+                                    face_to_face=True, actor="staff:1", opened_at=at)
+    assert client.get(f"/accounts/{foreign.pk}/statement.csv").status_code == 404
+    client.post("/logout/")
+    assert client.get(url).status_code in (302, 404)  # signed out: nothing downloads

@@ -2,9 +2,9 @@
 
 ``challenge_issue`` asks for a set of factors for one purpose and one digest of the data
 being authorised; SMS codes are 6 random digits, valid 2 minutes, at most 3 guesses per
-challenge and 5 codes per customer in 10 minutes, kept only as a keyed hash, and the text
-names what they are for (FA-01). ``challenge_verify`` checks every factor's code at once.
-``authorisation_use`` is called by the service that executes, with the digest recomputed
+challenge and 5 codes per customer and per phone number in 10 minutes, kept only as a
+keyed hash, and the text names what they are for (FA-01). ``challenge_verify`` checks
+every factor's code at once. ``authorisation_use`` is called by the service that executes, with the digest recomputed
 from what it is about to do: a difference is refused and audited (TX-06)."""
 
 from __future__ import annotations
@@ -67,7 +67,11 @@ def challenge_issue(*, person, purpose: str, digest: str, factors: Iterable[str]
                                              factors=factors, created_at=at,
                                              expires_at=at + LIFETIME)
     if Factor.SMS in factors:
-        if not ratelimit.allow(f"sms:person:{person.pk}", limit=5, per=600, now=at):
+        # Per customer and per phone number: two customers sharing one number share its
+        # budget, so nobody floods a phone (SE-11).
+        phone_key = blind_index(person.phone, purpose="authn.sms_phone")
+        if not (ratelimit.allow(f"sms:person:{person.pk}", limit=5, per=600, now=at)
+                and ratelimit.allow(f"sms:phone:{phone_key}", limit=5, per=600, now=at)):
             raise TooManyCodes()
         code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
         challenge.code_hash = _hash(challenge.pk, code)
