@@ -4,8 +4,9 @@
 being authorised; SMS codes are 6 random digits, valid 2 minutes, at most 3 guesses per
 challenge and 5 codes per customer and per phone number in 10 minutes, kept only as a
 keyed hash, and the text names what they are for (FA-01). ``challenge_verify`` checks
-every factor's code at once. ``authorisation_use`` is called by the service that executes, with the digest recomputed
-from what it is about to do: a difference is refused and audited (TX-06)."""
+every factor's code at once. ``authorisation_use`` is called by the service that
+executes, with the digest recomputed from what it is about to do: a difference is refused
+and audited (TX-06)."""
 
 from __future__ import annotations
 
