@@ -65,6 +65,8 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(label=_("Actor"), max_length=80, required=False)
     action = forms.CharField(label=_("Action starts with"), max_length=80, required=False)
     target = forms.CharField(label=_("Target"), max_length=120, required=False)
-    since = forms.DateField(label=_("From"), required=False)
-    until = forms.DateField(label=_("To"), required=False)
+    since = forms.DateField(label=_("From"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

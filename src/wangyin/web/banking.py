@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from wangyin.audit import services as audit
-from wangyin.authn import policy
+from wangyin.authn import policy, tokens
 from wangyin.authn import services as authn
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
@@ -156,7 +156,7 @@ def security_centre(request):
     return render(request, "web/security.html", {
         "form": form, "notice": request.session.pop(CHANGE_NOTICE, ""),
         "reserved_message": user.reserved_message, "edition": user.get_edition_display(),
-        "can_pay_others": user.edition == Edition.PRO,
+        "can_pay_others": user.edition == Edition.PRO, "token": tokens.token_of(user.person),
         "history": identity_selectors.login_history(user=user, limit=20),
         "devices": devices.devices_of(user=user), "this_device": request.device_id},
         status=400 if form.errors else 200)
