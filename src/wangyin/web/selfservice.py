@@ -124,6 +124,27 @@ def _confirm_page(request, flow: str, state: dict, person, *, error=""):
         **pad_context(pad_for(request, f"{flow}_pad"))}, status=400 if error else 200)
 
 
+def _confirmed(request, flow: str, state: dict, person, *, login_name: str, purpose: str,
+               digest: str, execute):
+    """Check the new password, then the codes, then run ``execute(password, now)``. Returns
+    (its result, None), or (None, the page again with the error)."""
+    now = clock.now()
+    try:
+        password = _new_password(request, flow)
+        # Check the password before the codes, so a weak one does not use them up.
+        identity.new_password_check(person=person, login_name=login_name, password=password)
+        authn.challenge_verify(challenge_id=state["challenge"], person=person, purpose=purpose,
+                               at=now, codes=stepup.codes_from(request.POST), digest=digest)
+        return execute(password, now), None
+    except BadPayload:
+        error = _("The form expired. Please enter the passwords again.")
+    except ValueError as exc:
+        error = str(exc)
+    except DomainError as exc:
+        error = str(exc.message)
+    return None, _confirm_page(request, flow, state, person, error=error)
+
+
 @require_safe
 def selfservice_captcha(request, flow: str, token: str):
     if flow not in FLOWS:
@@ -171,32 +192,21 @@ def register_confirm(request):
     if state is None:
         return redirect("register")
     person = Person.objects.get(pk=state["person"])
-    now = clock.now()
     if request.method != "POST":
         return _confirm_page(request, "register", state, person)
-    try:
-        password = _new_password(request, "register")
-        # Check the password before the code, so a weak one does not use up the code.
-        identity.new_password_check(person=person, login_name=state["login_name"],
-                                    password=password)
-        authn.challenge_verify(challenge_id=state["challenge"], person=person,
-                               purpose="register", at=now,
-                               codes=stepup.codes_from(request.POST),
-                               digest=_register_digest(request, person.pk,
-                                                       state["login_name"]))
-        user = identity.self_register(person_id=person.pk, login_name=state["login_name"],
-                                      password=password, ip=client_ip(request), at=now)
-    except BadPayload:
-        return _confirm_page(request, "register", state, person, error=_(
-            "The form expired. Please enter the passwords again."))
-    except ValueError as exc:
-        return _confirm_page(request, "register", state, person, error=str(exc))
-    except DomainError as exc:
-        return _confirm_page(request, "register", state, person, error=str(exc.message))
+    user, page = _confirmed(
+        request, "register", state, person, login_name=state["login_name"],
+        purpose="register",
+        digest=_register_digest(request, person.pk, state["login_name"]),
+        execute=lambda password, now: identity.self_register(
+            person_id=person.pk, login_name=state["login_name"], password=password,
+            ip=client_ip(request), at=now))
+    if page:
+        return page
     # The SMS code to the reserved phone also proves this device.
     devices.device_bind(user=user, device_id=request.device_id, ip=client_ip(request),
                         label=devices.device_label(request.META.get("HTTP_USER_AGENT", "")),
-                        at=now)
+                        at=clock.now())
     request.session.pop(_state_key("register"), None)
     request.session["login_notice"] = _("Registration complete. Please sign in.")
     return redirect("login")
@@ -237,29 +247,17 @@ def password_forgot_confirm(request):
     if state is None:
         return redirect("password_forgot")
     user = ChannelUser.objects.select_related("person").get(pk=state["user"])
-    now = clock.now()
     if request.method != "POST":
         return _confirm_page(request, "reset", state, user.person)
-    try:
-        password = _new_password(request, "reset")
-        identity.new_password_check(person=user.person, login_name=user.login_name,
-                                    password=password)
-        authn.challenge_verify(challenge_id=state["challenge"], person=user.person,
-                               purpose="password.reset", at=now,
-                               codes=stepup.codes_from(request.POST),
-                               digest=identity.password_reset_digest(
-                                   user=user, device=request.device_id))
-        identity.password_reset_online(user_id=user.pk, new_password=password,
-                                       authorisation=state["challenge"],
-                                       device=request.device_id, ip=client_ip(request),
-                                       at=now)
-    except BadPayload:
-        return _confirm_page(request, "reset", state, user.person, error=_(
-            "The form expired. Please enter the passwords again."))
-    except ValueError as exc:
-        return _confirm_page(request, "reset", state, user.person, error=str(exc))
-    except DomainError as exc:
-        return _confirm_page(request, "reset", state, user.person, error=str(exc.message))
+    user, page = _confirmed(
+        request, "reset", state, user.person, login_name=user.login_name,
+        purpose="password.reset",
+        digest=identity.password_reset_digest(user=user, device=request.device_id),
+        execute=lambda password, now: identity.password_reset_online(
+            user_id=user.pk, new_password=password, authorisation=state["challenge"],
+            device=request.device_id, ip=client_ip(request), at=now))
+    if page:
+        return page
     request.session.pop(_state_key("reset"), None)
     request.session["login_notice"] = _("Your login password was reset. Please sign in.")
     return redirect("login")
