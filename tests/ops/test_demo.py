@@ -20,7 +20,7 @@ def test_demo_loads_once_and_verifies(at):
               Journal.objects.count())
     assert counts == (3, 1, 5, 9, 605)
     assert {login["login"] for login in first.logins} == {"zhangwei", "linademo", "teller01",
-                                                         "auditor01"}
+                                                         "auditor01", "secadmin01"}
     assert first.journals_posted == 605
     from wangyin.authn.tokens import token_of
     zhangwei = Person.objects.get(channel_users__login_name="zhangwei")

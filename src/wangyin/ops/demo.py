@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from wangyin.core.keys import key_file
+from wangyin.core.keys import key_dir, key_file
 from wangyin.core.money import Money
 from wangyin.customers import selectors as customer_selectors
 from wangyin.customers import services as customer_services
@@ -125,11 +125,16 @@ def demo_credentials() -> dict:
             "linademo": generate_initial_password() + "b2",
             "teller01": "Teller-" + secrets.token_urlsafe(9),
             "auditor01": "Audit-" + secrets.token_urlsafe(9),
+            "secadmin01": "Secure-" + secrets.token_urlsafe(9),
             "totp_hex": secrets.token_hex(20),
         })
 
     text = key_file("demo_logins", env="(demo only)", generate=generate)
     data = json.loads(text)
+    missing = {k: v for k, v in json.loads(generate()).items() if k not in data}
+    if missing:  # a login added to the demo after this installation's file was written
+        data.update(missing)
+        (key_dir() / "demo_logins").write_text(json.dumps(data) + "\n")
     data["totp_base32"] = base64.b32encode(bytes.fromhex(data["totp_hex"])).decode()
     return data
 
@@ -157,7 +162,8 @@ def _logins(now: datetime, people, result: DemoResult) -> None:
             result.created.append(f"internet banking {login_name}")
         result.logins.append({"who": "customer", "login": login_name,
                               "password": creds[login_name], "where": "/login/"})
-    for username, role in (("teller01", staff.TELLER), ("auditor01", staff.AUDITOR)):
+    for username, role in (("teller01", staff.TELLER), ("auditor01", staff.AUDITOR),
+                           ("secadmin01", staff.SECURITY_ADMIN)):
         if not get_user_model().objects.filter(username=username).exists():
             staff.staff_create(username=username, password=creds[username], role=role,
                                created_by=ACTOR, totp_key=creds["totp_hex"])
