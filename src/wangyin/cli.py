@@ -6,6 +6,7 @@
     wangyin audit verify     hash chains of the audit log
     wangyin compliance       requirement -> tests -> last result matrix
     wangyin sms inbox        the SMS sandbox: what the bank has sent
+    wangyin token code|answer  the demo customer's tokens, played in software
     wangyin manage ARGS...   any Django management command
 """
 
@@ -88,6 +89,42 @@ def sms() -> None:
 @click.option("--limit", default=20, show_default=True, type=int)
 def sms_inbox(phone: str | None, limit: int) -> None:
     _call("sms", "inbox", *(["--phone", phone] if phone else []), "--limit", str(limit))
+
+
+@main.group(help="Play a hardware token in software (the demo customer's, or --seed).")
+def token() -> None:
+    pass
+
+
+def _demo_seed(name: str) -> str:
+    from wangyin.ops.demo import demo_token_seed
+
+    return demo_token_seed(name)
+
+
+@token.command("code", help="The current code of a time-based OTP token.")
+@click.option("--seed", help="Base32 seed (default: zhangwei's demo OTP token).")
+def token_code(seed: str | None) -> None:
+    _django()
+    import pyotp
+
+    click.echo(pyotp.TOTP(seed or _demo_seed("demo_token")).now())
+
+
+@token.command("answer", help="A challenge-response token's answer to QUESTION.")
+@click.argument("question")
+@click.option("--seed", help="Base32 seed (default: zhangwei's demo challenge-response "
+              "token).")
+def token_answer(question: str, seed: str | None) -> None:
+    _django()
+    from django.utils import timezone
+
+    from wangyin.authn.tokens import ocra_response
+
+    if not question.isdigit() or len(question) > 16:
+        click.echo("the question is up to 16 digits", err=True)
+        sys.exit(2)
+    click.echo(ocra_response(seed or _demo_seed("demo_ocra"), question, timezone.now()))
 
 
 @main.command(help="Print the compliance matrix and write docs/compliance.md.")

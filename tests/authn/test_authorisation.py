@@ -82,5 +82,11 @@ def test_policy_rows(user, at):
     for purpose in ("device.bind", "security.change", "password.reset"):
         assert policy.required_factors(person=person, purpose=purpose) == ("SMS", "TOTP")
     assert policy.required_factors(person=person, purpose="register") == ("SMS",)
+    tokens.token_issue(person_id=person.pk, serial="WYOCRA0001", seed=SEED, kind="OCRA",
+                       staff="s", reason="r", at=at)
+    # Both held: the quicker OTP token for identity operations.
+    assert policy.required_factors(person=person, purpose="device.bind") == ("SMS", "TOTP")
+    tokens.token_revoke(person_id=person.pk, kind="TOTP", staff="s", reason="r", at=at)
+    assert policy.required_factors(person=person, purpose="device.bind") == ("SMS", "OCRA")
     with pytest.raises(ValueError):
         policy.required_factors(person=person, purpose="payment")

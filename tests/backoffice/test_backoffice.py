@@ -172,25 +172,30 @@ def enrolled(make_person, at):
     return person
 
 
-@pytest.mark.req("FA-02", "AD-02")
+@pytest.mark.req("FA-02", "FA-03", "AD-02")
 def test_teller_registers_unlocks_and_revokes_a_token(bo, enrolled):
     from wangyin.authn.models import OtpToken, TokenStatus
 
     url = f"/bo/customers/{enrolled.pk}/token/"
     seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-    bo.post(url + "issue/", {"serial": "WY1", "seed": seed, "reason": "counter"})
+    bo.post(url + "issue/", {"kind": "TOTP", "serial": "WY1", "seed": seed, "reason": "counter"})
     assert not OtpToken.objects.exists()
     assert 'id="notice"' in bo.get(f"/bo/customers/{enrolled.pk}/").content.decode()
-    bo.post(url + "issue/", {"serial": "WY00012345", "seed": seed, "reason": "counter"})
-    token = OtpToken.objects.get()
+    bo.post(url + "issue/", {"kind": "TOTP", "serial": "WY00012345", "seed": seed,
+                             "reason": "counter"})
+    bo.post(url + "issue/", {"kind": "OCRA", "serial": "WYOCRA0001", "seed": seed,
+                             "reason": "counter"})
+    assert OtpToken.objects.get(kind="OCRA").serial == "WYOCRA0001"
+    token = OtpToken.objects.get(kind="TOTP")
     page = bo.get(f"/bo/customers/{enrolled.pk}/").content.decode()
     assert "WY00012345" in page and seed not in page
     token.status = TokenStatus.LOCKED
     token.save()
-    bo.post(url + "unlock/", {"reason": "customer present"})
-    assert OtpToken.objects.get().status == TokenStatus.ACTIVE
-    bo.post(url + "revoke/", {"reason": "lost"})
-    assert OtpToken.objects.get().status == TokenStatus.REVOKED
+    bo.post(url + "unlock/", {"kind": "TOTP", "reason": "customer present"})
+    assert OtpToken.objects.get(kind="TOTP").status == TokenStatus.ACTIVE
+    bo.post(url + "revoke/", {"kind": "TOTP", "reason": "lost"})
+    assert OtpToken.objects.get(kind="TOTP").status == TokenStatus.REVOKED
+    assert OtpToken.objects.get(kind="OCRA").status == TokenStatus.ACTIVE
     actions = AuditEvent.objects.filter(actor="staff:teller01").values_list("action", flat=True)
     assert {"authn.token.issued", "authn.token.unlocked", "authn.token.revoked"} <= set(actions)
 

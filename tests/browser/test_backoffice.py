@@ -48,7 +48,7 @@ def test_teller_opens_banking_and_registers_a_token(page, live_server, make_pers
     page.fill("#token_reason", "客户领取令牌")
     page.click("form[action$='/token/issue/'] button.primary")
     page.wait_for_url(f"**/bo/customers/{person.pk}/")
-    assert "WY00012345" in page.locator("#token-status").inner_text()
+    assert "WY00012345" in page.locator("#token-TOTP").inner_text()
     _shot(page, "bo-customer")
     assert OtpToken.objects.filter(person=person).exists()
     assert page.console_problems == []

@@ -22,9 +22,10 @@ def test_demo_loads_once_and_verifies(at):
     assert {login["login"] for login in first.logins} == {"zhangwei", "linademo", "teller01",
                                                          "auditor01", "secadmin01"}
     assert first.journals_posted == 605
-    from wangyin.authn.tokens import token_of
+    from wangyin.authn.tokens import tokens_of
     zhangwei = Person.objects.get(channel_users__login_name="zhangwei")
-    assert token_of(zhangwei).serial == first.token_serial and first.token_base32
+    assert {t.kind for t in tokens_of(zhangwei)} == {"TOTP", "OCRA"}
+    assert {t["serial"] for t in first.tokens} == {t.serial for t in tokens_of(zhangwei)}
     products = sorted(CustomerAccount.objects.values_list("product", flat=True))
     assert products == ["CORPORATE_BASIC", "CORPORATE_GENERAL", "PERSONAL_I", "PERSONAL_II",
                         "PERSONAL_III"]

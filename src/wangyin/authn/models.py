@@ -17,6 +17,12 @@ from wangyin.core.fields import EncryptedTextField
 class Factor(models.TextChoices):
     SMS = "SMS", _("SMS code to the reserved phone")
     TOTP = "TOTP", _("OTP token")
+    OCRA = "OCRA", _("Challenge-response token")
+
+
+# The factors that are a token the customer holds, strongest first: a challenge-response
+# token binds its answer to the payee and amount, a time-based one does not.
+TOKEN_FACTORS = (Factor.OCRA, Factor.TOTP)
 
 
 class AuthChallenge(models.Model):
@@ -28,6 +34,7 @@ class AuthChallenge(models.Model):
     digest = models.CharField(max_length=64)
     factors = ArrayField(models.CharField(max_length=8, choices=Factor.choices))
     code_hash = models.CharField(max_length=64, blank=True)  # the SMS code, keyed hash
+    question = models.CharField(max_length=16, blank=True)  # typed into an OCRA token
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -52,12 +59,15 @@ class TokenStatus(models.TextChoices):
 
 
 class OtpToken(models.Model):
-    """A time-based OTP token (RFC 6238) issued at the counter (FA-02). The seed is
-    encrypted at rest; ``last_step`` is the last accepted time step, so a code is accepted
-    once."""
+    """A hardware token issued at the counter: time-based (RFC 6238, FA-02) or
+    challenge-response (RFC 6287 OCRA with a time step, FA-03). The seed is encrypted at
+    rest; ``last_step`` is the last accepted time step, so a code is accepted once."""
 
     person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
                                related_name="otp_tokens")
+    kind = models.CharField(max_length=4, choices=[(Factor.TOTP, _("OTP token")),
+                                                   (Factor.OCRA, _("Challenge-response token"))],
+                            default=Factor.TOTP)
     serial = models.CharField(max_length=20, unique=True)
     seed = EncryptedTextField(purpose="authn.totp.seed")
     digits = models.PositiveSmallIntegerField(default=6)
@@ -72,8 +82,8 @@ class OtpToken(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["person"], condition=~Q(status="REVOKED"),
-                                    name="authn_one_token_per_person"),
+            models.UniqueConstraint(fields=["person", "kind"], condition=~Q(status="REVOKED"),
+                                    name="authn_one_token_per_person_and_kind"),
             models.CheckConstraint(condition=Q(digits__gte=6) & Q(period__in=[30, 60]),
                                    name="authn_token_digits_period"),
         ]

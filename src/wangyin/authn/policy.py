@@ -21,9 +21,16 @@ SMS_PLUS_REQUIRED = ("password.reset",)
 PURPOSES = SMS_ONLY + SMS_PLUS_HELD + SMS_PLUS_REQUIRED
 
 
+# For operations without a payee or amount an OCRA question is random digits, no stronger
+# than a time-based code and slower to use: the OTP token comes first when both are held.
+IDENTITY_TOKEN_ORDER = (Factor.TOTP, Factor.OCRA)
+
+
 def second_factor_of(person) -> str | None:
-    """The strongest device-based factor the customer holds (locked ones included)."""
-    return Factor.TOTP if tokens.token_of(person) is not None else None
+    """The token to ask for (locked ones included: a locked token blocks rather than
+    falling back to something weaker)."""
+    held = {token.kind for token in tokens.tokens_of(person)}
+    return next((factor for factor in IDENTITY_TOKEN_ORDER if factor in held), None)
 
 
 def required_factors(*, person, purpose: str) -> tuple[str, ...]:

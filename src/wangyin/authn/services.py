@@ -28,7 +28,14 @@ from wangyin.authn.errors import (
     TokenLocked,
     TooManyCodes,
 )
-from wangyin.authn.models import AuthChallenge, Factor, OtpToken, TokenStatus
+from wangyin.authn.keydata import KeyData
+from wangyin.authn.models import (
+    TOKEN_FACTORS,
+    AuthChallenge,
+    Factor,
+    OtpToken,
+    TokenStatus,
+)
 from wangyin.core import ratelimit
 from wangyin.core.crypto import blind_index
 from wangyin.notify import services as notify
@@ -52,21 +59,29 @@ def digest_of(*parts: str) -> str:
 
 
 @transaction.atomic
-def challenge_issue(*, person, purpose: str, digest: str, factors: Iterable[str],
-                    at: datetime, sms_detail: str = "") -> AuthChallenge:
-    """Open a challenge for ``factors``; an SMS code, if asked for, goes to the reserved
-    phone with ``sms_detail`` (the key data being confirmed, chosen by the bank)."""
+def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetime,
+                    key: KeyData | None = None, digest: str = "") -> AuthChallenge:
+    """Open a challenge for ``factors``, bound to the operation's key data (``key``; its
+    digest, SMS text and token question derive from it) or, for identity operations that
+    have no payee or amount, to a ``digest`` the caller computed. An SMS code, if asked
+    for, goes to the reserved phone."""
     factors = sorted(set(factors))
     if not factors or not set(factors) <= set(Factor.values):
         raise ValueError(f"bad factor set {factors!r}")
-    if Factor.TOTP in factors:
-        token = tokens.token_of(person)
-        if token is None or token.status != TokenStatus.ACTIVE:
-            raise TokenLocked() if token else ValueError("the customer holds no token")
+    if (key is None) == (not digest):
+        raise ValueError("give either the key data or a digest")
+    for factor in TOKEN_FACTORS:
+        if factor in factors:
+            token = tokens.token_of(person, factor)
+            if token is None:
+                raise ValueError(f"the customer holds no {factor} token")
+            if token.status != TokenStatus.ACTIVE:
+                raise TokenLocked()
     actor = f"customer:{person.pk}"
-    challenge = AuthChallenge.objects.create(person=person, purpose=purpose, digest=digest,
-                                             factors=factors, created_at=at,
-                                             expires_at=at + LIFETIME)
+    challenge = AuthChallenge.objects.create(
+        person=person, purpose=purpose, digest=key.digest() if key else digest,
+        factors=factors, created_at=at, expires_at=at + LIFETIME,
+        question=tokens.ocra_question(key) if Factor.OCRA in factors else "")
     if Factor.SMS in factors:
         # Per customer and per phone number: two customers sharing one number share its
         # budget, so nobody floods a phone (SE-11).
@@ -79,7 +94,8 @@ def challenge_issue(*, person, purpose: str, digest: str, factors: Iterable[str]
         challenge.save(update_fields=["code_hash"])
         notify.sms_send(phone=person.phone, purpose=f"authn.{purpose}", actor=actor,
                         at=at, body=f"{settings.SMS_SIGNATURE}验证码 {code}，用于"
-                        f"{PURPOSE_TEXT.get(purpose, purpose)}{sms_detail}，2分钟内有效。"
+                        f"{PURPOSE_TEXT.get(purpose, purpose)}"
+                        f"{key.sms_detail() if key else ''}，2分钟内有效。"
                         "请勿告诉任何人，本行工作人员不会索要。")
     audit.record(actor=actor, action="authn.challenge.issued",
                  target=f"challenge:{challenge.pk}", occurred_at=at,
@@ -95,8 +111,7 @@ def challenge_verify(*, challenge_id: int, person, purpose: str, digest: str,
     ok = _verify(challenge_id=challenge_id, person=person, purpose=purpose, digest=digest,
                  codes=codes, at=at)
     if ok is None:
-        token = tokens.token_of(person)
-        if token is not None and token.status == TokenStatus.LOCKED:
+        if any(t.status == TokenStatus.LOCKED for t in tokens.tokens_of(person)):
             raise TokenLocked()
         raise ChallengeFailed()
     return ok
@@ -114,11 +129,12 @@ def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChalleng
     if Factor.SMS in challenge.factors:
         results[Factor.SMS] = hmac.compare_digest(
             challenge.code_hash, _hash(challenge.pk, (codes.get(Factor.SMS) or "").strip()))
-    if Factor.TOTP in challenge.factors:
-        token = (OtpToken.objects.select_for_update().exclude(status=TokenStatus.REVOKED)
-                 .filter(person=person).first())
-        results[Factor.TOTP] = token is not None and tokens.totp_accept(
-            token, codes.get(Factor.TOTP, ""), at)
+    for factor in TOKEN_FACTORS:
+        if factor in challenge.factors:
+            token = (OtpToken.objects.select_for_update().exclude(status=TokenStatus.REVOKED)
+                     .filter(person=person, kind=factor).first())
+            results[factor] = token is not None and tokens.code_accept(
+                token, codes.get(factor, ""), at, question=challenge.question)
     good = all(results.values())
     if good:
         challenge.verified_at = at

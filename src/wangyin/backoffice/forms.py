@@ -39,12 +39,20 @@ class EditionForm(ReasonForm):
                 "risk warning"), required=False)
 
 
+TOKEN_KINDS = [("TOTP", _("OTP token")), ("OCRA", _("Challenge-response token"))]
+
+
+class TokenKindForm(ReasonForm):
+    kind = forms.ChoiceField(choices=TOKEN_KINDS, widget=forms.HiddenInput)
+
+
 class TokenForm(ReasonForm):
+    kind = forms.ChoiceField(label=_("Token type"), choices=TOKEN_KINDS)
     serial = forms.RegexField(label=_("Token serial number"), regex=r"^[A-Za-z0-9]{6,20}$",
                               max_length=20)
     seed = forms.CharField(label=_("Token seed (Base32, from the token supplier's file)"),
                            max_length=128, widget=forms.PasswordInput(render_value=False))
-    field_order = ["serial", "seed", "reason"]
+    field_order = ["kind", "serial", "seed", "reason"]
 
 
 ROLE_CHOICES = [("teller", _("Teller")), ("security_admin", _("Security administrator")),

@@ -32,6 +32,7 @@ from wangyin.backoffice.forms import (
     StaffLoginForm,
     StaffRoleForm,
     TokenForm,
+    TokenKindForm,
 )
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
@@ -179,11 +180,12 @@ def customer_detail(request, person_id: int):
 def _customer_context(person) -> dict:
     """Accounts, the token and the action forms, each with its own element ids."""
     return {"accounts": customers.accounts_of_person(person_id=person.pk),
-            "token": tokens.token_of(person),
+            "tokens": [(t, TokenKindForm(initial={"kind": t.kind}, auto_id=f"{t.kind}_%s"))
+                       for t in tokens.tokens_of(person)],
             "edition_form": EditionForm(auto_id="edition_%s"),
             "token_form": TokenForm(auto_id="token_%s"),
             **{f"{name}_form": ReasonForm(auto_id=f"{name}_%s")
-               for name in ("unlock", "reset", "close", "token_unlock", "token_revoke")}}
+               for name in ("unlock", "reset", "close")}}
 
 
 def _envelope(request, person, user, password, title):
@@ -273,28 +275,28 @@ def edition_change(request, person_id: int):
 @require_POST
 @staff_required(staff_roles.TELLER)
 def token_issue(request, person_id: int):
-    def issue(*, person_id, reason, serial, seed):
-        tokens.token_issue(person_id=person_id, serial=serial, seed=seed, reason=reason,
-                           staff=request.staff_actor, at=clock.now())
+    def issue(*, person_id, reason, kind, serial, seed):
+        tokens.token_issue(person_id=person_id, kind=kind, serial=serial, seed=seed,
+                           reason=reason, staff=request.staff_actor, at=clock.now())
     return _teller_action(request, person_id, issue, TokenForm)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def token_unlock(request, person_id: int):
-    def unlock(*, person_id, reason):
-        tokens.token_unlock(person_id=person_id, staff=request.staff_actor, reason=reason,
-                            at=clock.now())
-    return _teller_action(request, person_id, unlock)
+    def unlock(*, person_id, reason, kind):
+        tokens.token_unlock(person_id=person_id, kind=kind, staff=request.staff_actor,
+                            reason=reason, at=clock.now())
+    return _teller_action(request, person_id, unlock, TokenKindForm)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def token_revoke(request, person_id: int):
-    def revoke(*, person_id, reason):
-        tokens.token_revoke(person_id=person_id, staff=request.staff_actor, reason=reason,
-                            at=clock.now())
-    return _teller_action(request, person_id, revoke)
+    def revoke(*, person_id, reason, kind):
+        tokens.token_revoke(person_id=person_id, kind=kind, staff=request.staff_actor,
+                            reason=reason, at=clock.now())
+    return _teller_action(request, person_id, revoke, TokenKindForm)
 
 
 @require_safe

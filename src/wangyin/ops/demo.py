@@ -75,8 +75,7 @@ class DemoResult:
     customers: list[dict] = field(default_factory=list)
     logins: list[dict] = field(default_factory=list)
     totp_base32: str = ""
-    token_serial: str = ""
-    token_base32: str = ""
+    tokens: list[dict] = field(default_factory=list)
     journals_posted: int = 0
 
 
@@ -174,25 +173,33 @@ def _logins(now: datetime, people, result: DemoResult) -> None:
     _token(now, people[0], result)
 
 
-DEMO_TOKEN_SERIAL = "WYDEMO0001"  # noqa: S105 -- a serial number, not a secret
+DEMO_TOKENS = (("TOTP", "WYDEMO0001", "demo_token"),  # noqa: S105 -- serials, not secrets
+               ("OCRA", "WYDEMO0002", "demo_ocra"))
 
 
-def _token(now: datetime, account, result: DemoResult) -> None:
-    """张伟 holds an OTP token; its seed (random per installation, var/keys/demo_token) goes
-    into any authenticator app, which then plays the token."""
+def demo_token_seed(name: str) -> str:
+    """The Base32 seed of a demo token: random per installation, in var/keys/<name>."""
     import base64
     import secrets
 
+    return base64.b32encode(bytes.fromhex(key_file(
+        name, env="(demo only)", generate=lambda: secrets.token_hex(20)))).decode()
+
+
+def _token(now: datetime, account, result: DemoResult) -> None:
+    """张伟 holds an OTP token and a challenge-response token; ``wangyin token code`` and
+    ``wangyin token answer QUESTION`` play them (or an authenticator app with the OTP
+    token's seed)."""
     from wangyin.authn import tokens
     from wangyin.authn.models import OtpToken
 
-    seed = base64.b32encode(bytes.fromhex(key_file(
-        "demo_token", env="(demo only)", generate=lambda: secrets.token_hex(20)))).decode()
-    if not OtpToken.objects.filter(serial=DEMO_TOKEN_SERIAL).exists():
-        tokens.token_issue(person_id=account.person_id, serial=DEMO_TOKEN_SERIAL, seed=seed,
-                           staff=ACTOR, reason="demo bank", at=now)
-        result.created.append(f"OTP token {DEMO_TOKEN_SERIAL} for zhangwei")
-    result.token_serial, result.token_base32 = DEMO_TOKEN_SERIAL, seed
+    for kind, serial, key_name in DEMO_TOKENS:
+        seed = demo_token_seed(key_name)
+        if not OtpToken.objects.filter(serial=serial).exists():
+            tokens.token_issue(person_id=account.person_id, kind=kind, serial=serial,
+                               seed=seed, staff=ACTOR, reason="demo bank", at=now)
+            result.created.append(f"{kind} token {serial} for zhangwei")
+        result.tokens.append({"kind": kind, "serial": serial, "seed": seed})
 
 
 def _gl_accounts(now: datetime, result: DemoResult) -> dict[str, Account]:

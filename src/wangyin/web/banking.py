@@ -156,7 +156,7 @@ def security_centre(request):
     return render(request, "web/security.html", {
         "form": form, "notice": request.session.pop(CHANGE_NOTICE, ""),
         "reserved_message": user.reserved_message, "edition": user.get_edition_display(),
-        "can_pay_others": user.edition == Edition.PRO, "token": tokens.token_of(user.person),
+        "can_pay_others": user.edition == Edition.PRO, "tokens": tokens.tokens_of(user.person),
         "history": identity_selectors.login_history(user=user, limit=20),
         "devices": devices.devices_of(user=user), "this_device": request.device_id},
         status=400 if form.errors else 200)
@@ -191,7 +191,8 @@ def _change_start(request, change: str, value: str):
         request.session[CHANGE_NOTICE] = str(exc.message)
         return redirect("security")
     request.session[CHANGE] = {"change": change, "value": value, "challenge": challenge.pk,
-                               "factors": challenge.factors, "at": clock.now().isoformat()}
+                               "factors": challenge.factors, "question": challenge.question,
+                               "at": clock.now().isoformat()}
     return redirect("security_confirm")
 
 
@@ -244,7 +245,8 @@ def security_confirm(request):
             return redirect("security")
     return render(request, "web/security_confirm.html", {
         "description": description, "error": error,
-        **stepup.factor_context(pending["factors"], user.person.masked_phone)},
+        **stepup.factor_context(pending["factors"], user.person.masked_phone,
+                                pending.get("question", ""))},
         status=400 if error else 200)
 
 

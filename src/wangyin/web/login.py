@@ -185,11 +185,13 @@ def login_device(request):
         except DomainError as exc:
             error = str(exc.message)
         else:
-            pending = {**pending, "challenge": challenge.pk, "factors": challenge.factors}
+            pending = {**pending, "challenge": challenge.pk, "factors": challenge.factors,
+                       "question": challenge.question}
             request.session[BIND] = pending
     return render(request, "web/login_device.html", {
         "error": error, **stepup.factor_context(pending.get("factors", ()),
-                                                user.person.masked_phone)},
+                                                user.person.masked_phone,
+                                                pending.get("question", ""))},
         status=400 if error else 200)
 
 

@@ -120,7 +120,8 @@ def _new_password(request, flow: str) -> str:
 def _confirm_page(request, flow: str, state: dict, person, *, error=""):
     return render(request, "web/selfservice_confirm.html", {
         **FLOWS[flow], "login_name": state.get("login_name", ""), "error": error,
-        **stepup.factor_context(state["factors"], person.masked_phone),
+        **stepup.factor_context(state["factors"], person.masked_phone,
+                                state.get("question", "")),
         **pad_context(pad_for(request, f"{flow}_pad"))}, status=400 if error else 200)
 
 
@@ -182,7 +183,8 @@ def register_start(request):
                            status=exc.http_status)
     request.session[_state_key("register")] = {
         "person": person.pk, "login_name": login_name, "challenge": challenge.pk,
-        "factors": challenge.factors, "at": clock.now().isoformat()}
+        "factors": challenge.factors, "question": challenge.question,
+        "at": clock.now().isoformat()}
     return redirect("register_confirm")
 
 
@@ -237,6 +239,7 @@ def password_forgot(request):
                            status=exc.http_status)
     request.session[_state_key("reset")] = {"user": user.pk, "challenge": challenge.pk,
                                             "factors": challenge.factors,
+                                            "question": challenge.question,
                                             "at": clock.now().isoformat()}
     return redirect("password_forgot_confirm")
 

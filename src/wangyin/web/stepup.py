@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from wangyin.authn.models import Factor
 
-FIELD_OF = {Factor.SMS: "code", Factor.TOTP: "token_code"}
+FIELD_OF = {Factor.SMS: "code", Factor.TOTP: "token_code", Factor.OCRA: "ocra_code"}
 
 
 def codes_from(post) -> dict[str, str]:
     return {factor: post.get(field, "")[:12] for factor, field in FIELD_OF.items()}
 
 
-def factor_context(factors, phone: str) -> dict:
-    """For ``web/factor_fields.html``."""
+def factor_context(factors, phone: str, question: str = "") -> dict:
+    """For ``web/factor_fields.html``; ``question`` is what to type into an OCRA token."""
     return {"asks_sms": Factor.SMS in factors, "asks_token": Factor.TOTP in factors,
-            "phone": phone}
+            "asks_ocra": Factor.OCRA in factors, "question": question, "phone": phone}

@@ -31,6 +31,8 @@ class Command(BaseCommand):
                               f"password {login['password']}")
         self.stdout.write(f"  staff second factor: TOTP secret {result.totp_base32} (add it "
                           "to an authenticator app; 6 digits, 30 s)")
-        self.stdout.write(f"  zhangwei's OTP token {result.token_serial}: seed "
-                          f"{result.token_base32} (an authenticator app with this seed "
-                          "shows the token's codes)")
+        for token in result.tokens:
+            play = ("wangyin token code, or an authenticator app with this seed"
+                    if token["kind"] == "TOTP" else "wangyin token answer QUESTION")
+            self.stdout.write(f"  zhangwei's {token['kind']} token {token['serial']}: seed "
+                              f"{token['seed']} (play it with: {play})")
