@@ -94,3 +94,21 @@ def test_audit_pages_have_keyset_paging(client, make_person):
     assert len(events) == 50 and events[0].details["i"] == 59
     older = auditor.get("/bo/audit/?" + first.context["next_query"]).context["events"]
     assert [e.details["i"] for e in older] == list(range(9, -1, -1))
+
+
+@pytest.mark.req("TX-11", "AD-02")
+def test_security_admin_edits_bank_limits(client):
+    from wangyin.authn.limits import caps_of
+
+    admin = _signed_in(client, "secadmin1", staff.SECURITY_ADMIN)
+    page = admin.get("/bo/limits/").content.decode()
+    assert "50000.00" in page
+    admin.post("/bo/limits/", {"medium": "SMS", "per_transaction": "30000",
+                               "per_day": "30000", "per_day_count": "10",
+                               "reason": "policy"})
+    assert caps_of("SMS").per_transaction_fen == 30_000_00
+    admin.post("/bo/limits/", {"medium": "SMS", "per_transaction": "60000",
+                               "per_day": "60000", "per_day_count": "10", "reason": "x"})
+    assert caps_of("SMS").per_transaction_fen == 30_000_00
+    teller = _signed_in(client.__class__(), "teller07", staff.TELLER)
+    assert teller.get("/bo/limits/").status_code == 404

@@ -73,3 +73,22 @@ def test_the_customer_closes_payments_online_and_cannot_reopen_them_online(clien
     assert "/security/funds/close/" not in page
     client.post("/security/funds/close/")  # nothing online turns them back on
     assert ChannelUser.objects.get().edition == "PUBLIC"
+
+
+@pytest.mark.req("TX-11", "AU-11")
+def test_the_customer_sets_own_limits_with_a_step_up(client, ready_customer):
+    from wangyin.authn.limits import own_limits_of
+
+    sign_in(client, "zhangwei_01", PASSWORD)
+    page = client.get("/security/").content.decode()
+    assert "¥50,000.00" in page and "¥1,000,000.00" in page
+    client.post("/security/limits/", {"per_transaction": "9999999999", "per_day": "1"})
+    assert own_limits_of(ready_customer.person) is None
+    assert client.post("/security/limits/", {"per_transaction": "2000", "per_day": "5000.50"}
+                       ).url == "/security/confirm/"
+    assert "¥2,000.00" in client.get("/security/confirm/").content.decode()
+    assert own_limits_of(ready_customer.person) is None  # not before the code
+    client.post("/security/confirm/", {"code": sms_code("authn.security.change")})
+    own = own_limits_of(ready_customer.person)
+    assert (own.per_transaction_fen, own.per_day_fen) == (2_000_00, 5_000_50)
+    assert 'id="own-limits"' in client.get("/security/").content.decode()

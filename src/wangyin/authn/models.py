@@ -90,3 +90,49 @@ class OtpToken(models.Model):
 
     def __str__(self) -> str:
         return f"otp_token:{self.serial}"
+
+
+class Medium(models.TextChoices):
+    """What a funds operation was confirmed with, for limits (TX-11)."""
+
+    SMS = "SMS", _("SMS code")
+    TOKEN = "TOKEN", _("Security token")
+    SOFT_CERT = "SOFTCERT", _("Soft certificate")
+    USB_KEY = "USBKEY", _("USB-Key")
+
+
+class MediumLimit(models.Model):
+    """The bank's caps for payments confirmed with one medium: per payment, per day
+    (cumulative) and payments per day. Staff edit them in the back office (audited)."""
+
+    medium = models.CharField(max_length=8, choices=Medium.choices, unique=True)
+    per_transaction_fen = models.BigIntegerField()
+    per_day_fen = models.BigIntegerField()
+    per_day_count = models.PositiveIntegerField()
+    updated_at = models.DateTimeField()
+    updated_by = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(per_transaction_fen__gt=0)
+                                   & Q(per_day_fen__gte=models.F("per_transaction_fen"))
+                                   & Q(per_day_count__gt=0),
+                                   name="authn_medium_limit_sane"),
+        ]
+
+
+class CustomerLimit(models.Model):
+    """Lower limits a customer chose for themselves (never above the bank's)."""
+
+    person = models.OneToOneField("customers.Person", on_delete=models.PROTECT,
+                                  related_name="own_limits")
+    per_transaction_fen = models.BigIntegerField()
+    per_day_fen = models.BigIntegerField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(per_transaction_fen__gt=0)
+                                   & Q(per_day_fen__gte=models.F("per_transaction_fen")),
+                                   name="authn_customer_limit_sane"),
+        ]

@@ -78,3 +78,14 @@ class AuditFilterForm(forms.Form):
     until = forms.DateField(label=_("To"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+class MediumLimitForm(ReasonForm):
+    medium = forms.CharField(widget=forms.HiddenInput, max_length=8)
+    per_transaction = forms.DecimalField(label=_("Per payment (yuan)"), min_value=0.01,
+                                         max_digits=12, decimal_places=2)
+    per_day = forms.DecimalField(label=_("Per day (yuan)"), min_value=0.01, max_digits=12,
+                                 decimal_places=2)
+    per_day_count = forms.IntegerField(label=_("Payments per day"), min_value=1,
+                                       max_value=10_000)
+    field_order = ["medium", "per_transaction", "per_day", "per_day_count", "reason"]

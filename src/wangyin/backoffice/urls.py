@@ -26,6 +26,7 @@ urlpatterns = [
     path("staff/<str:username>/disable/", views.staff_disable, name="staff_disable"),
     path("staff/<str:username>/enable/", views.staff_enable, name="staff_enable"),
     path("staff/<str:username>/role/", views.staff_role, name="staff_role"),
+    path("limits/", views.bank_limits, name="limits"),
     path("audit/", views.audit_log, name="audit"),
     path("audit/verify/", views.audit_check, name="audit_verify"),
     path("sms/", views.sms_sandbox, name="sms"),

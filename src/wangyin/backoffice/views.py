@@ -19,12 +19,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from wangyin.audit import selectors as audit_selectors
 from wangyin.audit import services as audit
-from wangyin.authn import tokens
+from wangyin.authn import limits, tokens
+from wangyin.authn.models import Medium
 from wangyin.backoffice import staff as staff_roles
 from wangyin.backoffice.forms import (
     AuditFilterForm,
     CustomerSearchForm,
     EditionForm,
+    MediumLimitForm,
     OpenBankingForm,
     OtpForm,
     ReasonForm,
@@ -36,6 +38,7 @@ from wangyin.backoffice.forms import (
 )
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
+from wangyin.core.money import Money
 from wangyin.customers import selectors as customers
 from wangyin.customers.models import Person
 from wangyin.identity import services as identity
@@ -369,6 +372,40 @@ def staff_enable(request, username: str):
 @staff_required(staff_roles.SECURITY_ADMIN)
 def staff_role(request, username: str):
     return _staff_change(request, username, staff_roles.staff_role_change, StaffRoleForm)
+
+
+# --- bank parameters: payment limits per medium (TX-11) --------------------------------------
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@staff_required(staff_roles.SECURITY_ADMIN)
+def bank_limits(request):
+    if request.method == "POST":
+        form = MediumLimitForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                limits.medium_limit_set(
+                    medium=data["medium"], staff=request.staff_actor, reason=data["reason"],
+                    per_transaction_fen=Money.from_yuan(data["per_transaction"]).fen,
+                    per_day_fen=Money.from_yuan(data["per_day"]).fen,
+                    per_day_count=data["per_day_count"], at=clock.now())
+                request.session[NOTICE] = _("Done.")
+            except (DomainError, ValueError) as exc:
+                request.session[NOTICE] = str(getattr(exc, "message", _("Not valid.")))
+        else:
+            request.session[NOTICE] = " ".join(str(e) for errors in form.errors.values()
+                                               for e in errors)
+        return redirect("bo:limits")
+    rows = []
+    for medium, label in Medium.choices:
+        caps = limits.caps_of(medium)
+        rows.append((label, MediumLimitForm(auto_id=f"{medium}_%s", initial={
+            "medium": medium, "per_transaction": Money(caps.per_transaction_fen).to_yuan_str(),
+            "per_day": Money(caps.per_day_fen).to_yuan_str(),
+            "per_day_count": caps.per_day_count})))
+    return _no_store(render(request, "backoffice/limits.html", {
+        "rows": rows, "notice": request.session.pop(NOTICE, "")}))
 
 
 # --- audit: read only, for auditors ----------------------------------------------------------

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wangyin.audit import services as audit
-from wangyin.authn import policy
+from wangyin.authn import limits, policy
 from wangyin.authn import services as authn
 from wangyin.customers.errors import PartyNotFound
 from wangyin.customers.models import Person
@@ -324,6 +324,23 @@ def reserved_message_set(*, user_id: int, message: str, authorisation: int, devi
         audit.record(actor=user.actor, action="identity.reserved_message.changed",
                      device=device, target=f"channel_user:{user.pk}", occurred_at=at,
                      details={"authorisation": authorisation})
+    return user
+
+
+def own_limits_set(*, user_id: int, per_transaction_fen: int, per_day_fen: int,
+                   authorisation: int, device: str, at: datetime) -> ChannelUser:
+    """The customer's own payment limits (TX-11), after a step-up for exactly these values
+    (AU-11)."""
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    authorise_change(user=user, change="limits", value=f"{per_transaction_fen}:{per_day_fen}",
+                     device=device, authorisation=authorisation, at=at)
+    with transaction.atomic():
+        limits.own_limits_store(person=user.person, per_transaction_fen=per_transaction_fen,
+                                per_day_fen=per_day_fen, at=at)
+        audit.record(actor=user.actor, action="authn.limits.own_changed", device=device,
+                     target=f"person:{user.person_id}", occurred_at=at,
+                     details={"per_transaction_fen": per_transaction_fen,
+                              "per_day_fen": per_day_fen, "authorisation": authorisation})
     return user
 
 

@@ -14,10 +14,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from wangyin.audit import services as audit
-from wangyin.authn import policy, tokens
+from wangyin.authn import limits, policy, tokens
 from wangyin.authn import services as authn
+from wangyin.authn.models import Medium
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
+from wangyin.core.money import Money, format_money
 from wangyin.customers import selectors as customer_selectors
 from wangyin.identity import devices
 from wangyin.identity import selectors as identity_selectors
@@ -27,7 +29,7 @@ from wangyin.identity.transport import BadPayload, read_secrets
 from wangyin.ledger import selectors as ledger_selectors
 from wangyin.web import stepup
 from wangyin.web.customer import client_ip, customer_required
-from wangyin.web.forms import ReservedMessageForm, StatementFilterForm
+from wangyin.web.forms import OwnLimitsForm, ReservedMessageForm, StatementFilterForm
 from wangyin.web.login import pad_context, pad_for, take_pad
 
 CHANGE_PAD = "password_pad"
@@ -157,6 +159,9 @@ def security_centre(request):
         "form": form, "notice": request.session.pop(CHANGE_NOTICE, ""),
         "reserved_message": user.reserved_message, "edition": user.get_edition_display(),
         "can_pay_others": user.edition == Edition.PRO, "tokens": tokens.tokens_of(user.person),
+        "bank_limits": [(label, limits.caps_of(medium)) for medium, label in
+                        ((Medium.SMS, _("SMS code")), (Medium.TOKEN, _("Security token")))],
+        "own_limits": limits.own_limits_of(user.person), "limits_form": OwnLimitsForm(),
         "history": identity_selectors.login_history(user=user, limit=20),
         "devices": devices.devices_of(user=user), "this_device": request.device_id},
         status=400 if form.errors else 200)
@@ -168,6 +173,24 @@ def device_remove(request, device_pk: int):
     if devices.device_of(user=request.customer, device_pk=device_pk) is None:
         raise Http404
     return _change_start(request, "device.remove", str(device_pk))
+
+
+@require_POST
+@customer_required
+def own_limits(request):
+    form = OwnLimitsForm(request.POST)
+    if not form.is_valid():
+        request.session[CHANGE_NOTICE] = " ".join(
+            str(e) for errors in form.errors.values() for e in errors)
+        return redirect("security")
+    try:
+        per_tx, per_day = limits.own_limits_clean(
+            per_transaction_fen=Money.from_yuan(form.cleaned_data["per_transaction"]).fen,
+            per_day_fen=Money.from_yuan(form.cleaned_data["per_day"]).fen)
+    except DomainError as exc:
+        request.session[CHANGE_NOTICE] = str(exc.message)
+        return redirect("security")
+    return _change_start(request, "limits", f"{per_tx}:{per_day}")
 
 
 @require_POST
@@ -203,6 +226,10 @@ def _describe_change(user, change: str, value: str) -> str | None:
                                             % {"label": device.label})
     if change == "funds.close":
         return _("Close payments to other people (reopening needs a branch counter)")
+    if change == "limits":
+        per_tx, per_day = (Money(int(v)) for v in value.split(":"))
+        return _("Set your own limits: %(tx)s per payment, %(day)s per day") % {
+            "tx": format_money(per_tx), "day": format_money(per_day)}
     return _("Change the reserved message to “%(message)s”") % {"message": value}
 
 
@@ -235,6 +262,10 @@ def security_confirm(request):
                 devices.device_remove(user=user, device_pk=int(value), **authorised)
             elif change == "funds.close":
                 identity.funds_capability_close(user_id=user.pk, **authorised)
+            elif change == "limits":
+                per_tx, per_day = (int(v) for v in value.split(":"))
+                identity.own_limits_set(user_id=user.pk, per_transaction_fen=per_tx,
+                                        per_day_fen=per_day, **authorised)
             else:
                 identity.reserved_message_set(user_id=user.pk, message=value, **authorised)
         except DomainError as exc:

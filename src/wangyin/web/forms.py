@@ -27,3 +27,10 @@ class StatementFilterForm(forms.Form):
 class ReservedMessageForm(forms.Form):
     reserved_message = forms.CharField(label=_("New reserved message"), min_length=2,
                                        max_length=20)
+
+
+class OwnLimitsForm(forms.Form):
+    per_transaction = forms.DecimalField(label=_("Limit per payment (yuan)"), min_value=0.01,
+                                         max_digits=12, decimal_places=2)
+    per_day = forms.DecimalField(label=_("Limit per day (yuan)"), min_value=0.01,
+                                 max_digits=12, decimal_places=2)

@@ -14,5 +14,11 @@ def money(value: Money) -> str:
 
 
 @register.filter
+def fen(value: int) -> str:
+    """An integer amount in fen, as people read it."""
+    return format_money(Money(int(value)))
+
+
+@register.filter
 def mask_phone(value: str) -> str:
     return masking.mask_phone(value)
