@@ -153,6 +153,8 @@ SMS_URL = os.environ.get("WANGYIN_SMS_URL", "")
 # day (the standards allow at most 10), and the age at which a password must be changed.
 LOGIN_MAX_FAILURES = min(10, int(os.environ.get("WANGYIN_LOGIN_MAX_FAILURES", "5")))
 PASSWORD_MAX_AGE_DAYS = int(os.environ.get("WANGYIN_PASSWORD_MAX_AGE_DAYS", "90"))
+# Changing the reserved mobile number online (ON-11): off — counter only — unless "1".
+ONLINE_PHONE_CHANGE = os.environ.get("WANGYIN_ONLINE_PHONE_CHANGE") == "1"
 # OTP tokens (FA-02): consecutive wrong codes before the server locks a token (at most 6).
 TOKEN_MAX_FAILURES = min(6, int(os.environ.get("WANGYIN_TOKEN_MAX_FAILURES", "5")))
 SMS_SIGNATURE = os.environ.get("WANGYIN_SMS_SIGNATURE", "【网银银行】")

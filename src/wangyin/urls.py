@@ -32,6 +32,7 @@ urlpatterns = [
     path("security/confirm/", banking.security_confirm, name="security_confirm"),
     path("security/funds/close/", banking.funds_close, name="funds_close"),
     path("security/limits/", banking.own_limits, name="own_limits"),
+    path("security/phone/", banking.phone_change, name="phone_change"),
     path("security/devices/<int:device_pk>/remove/", banking.device_remove,
          name="device_remove"),
     path("password/change/", banking.password_change, name="password_change"),

@@ -211,3 +211,36 @@ def test_funds_capability_is_reopened_only_at_the_counter_after_the_risk_warning
     assert ChannelUser.objects.get().edition == "PRO"
     event = AuditEvent.objects.filter(action="identity.edition.changed").latest("id")
     assert event.actor == "staff:teller01" and event.details["reason"] == "reopen"
+
+
+@pytest.mark.req("FA-04", "SE-10")
+def test_teller_issues_a_card_as_a_pdf_once(bo, enrolled, client):
+    from wangyin.authn.models import PasswordCard
+
+    response = bo.post(f"/bo/customers/{enrolled.pk}/card/issue/", {"reason": "counter"})
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert "no-store" in response["Cache-Control"]
+    card = PasswordCard.objects.get()
+    page = bo.get(f"/bo/customers/{enrolled.pk}/").content.decode()
+    assert card.serial in page and card.grid[:20] not in page
+    again = bo.post(f"/bo/customers/{enrolled.pk}/card/issue/", {"reason": "again"})
+    assert again.status_code == 302 and PasswordCard.objects.count() == 1
+    bo.post(f"/bo/customers/{enrolled.pk}/card/revoke/", {"reason": "lost"})
+    assert PasswordCard.objects.get().status == "REVOKED"
+
+
+@pytest.mark.req("ON-11", "AD-02")
+def test_teller_changes_the_reserved_number_and_both_numbers_are_told(bo, enrolled):
+    from wangyin.customers.models import Person
+    from wangyin.notify.models import SmsMessage
+
+    url = f"/bo/customers/{enrolled.pk}/phone/"
+    bo.post(url, {"phone": "12345", "reason": "x"})
+    assert Person.objects.get().phone == "13807970001"
+    bo.post(url, {"phone": "13907970002", "reason": "new number"})
+    assert Person.objects.get().phone == "13907970002"
+    told = {m.phone for m in SmsMessage.objects.filter(purpose="customers.phone_changed")}
+    assert told == {"13807970001", "13907970002"}
+    event = AuditEvent.objects.get(action="customers.person.phone_changed")
+    assert "13907970002" not in str(event.details)  # masked in the trail

@@ -12,8 +12,15 @@ from wangyin.ops.demo import load_demo
 pytestmark = pytest.mark.req("DT-05", "AD-04")
 
 
+@pytest.fixture(autouse=True)
+def own_var_dir(tmp_path, monkeypatch):
+    """The demo writes files (the password card's PDF, demo logins): not into ./var."""
+    monkeypatch.setenv("WANGYIN_VAR_DIR", str(tmp_path))
+    return tmp_path
+
+
 @pytest.mark.django_db
-def test_demo_loads_once_and_verifies(at):
+def test_demo_loads_once_and_verifies(at, own_var_dir):
     first = load_demo(now=at, history_size=600)
     counts = (Person.objects.count(), Company.objects.count(),
               CustomerAccount.objects.count(), Account.objects.count(),
@@ -26,6 +33,7 @@ def test_demo_loads_once_and_verifies(at):
     zhangwei = Person.objects.get(channel_users__login_name="zhangwei")
     assert {t.kind for t in tokens_of(zhangwei)} == {"TOTP", "OCRA"}
     assert {t["serial"] for t in first.tokens} == {t.serial for t in tokens_of(zhangwei)}
+    assert (own_var_dir / "demo" / "password-card.pdf").read_bytes().startswith(b"%PDF")
     products = sorted(CustomerAccount.objects.values_list("product", flat=True))
     assert products == ["CORPORATE_BASIC", "CORPORATE_GENERAL", "PERSONAL_I", "PERSONAL_II",
                         "PERSONAL_III"]

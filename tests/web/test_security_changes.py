@@ -92,3 +92,31 @@ def test_the_customer_sets_own_limits_with_a_step_up(client, ready_customer):
     own = own_limits_of(ready_customer.person)
     assert (own.per_transaction_fen, own.per_day_fen) == (2_000_00, 5_000_50)
     assert 'id="own-limits"' in client.get("/security/").content.decode()
+
+
+@pytest.mark.req("ON-11")
+def test_online_phone_change_is_off_by_default(client, ready_customer):
+    sign_in(client, "zhangwei_01", PASSWORD)
+    assert "/security/phone/" not in client.get("/security/").content.decode()
+    assert client.post("/security/phone/", {"phone": "13907970002"}).status_code == 404
+
+
+@pytest.mark.req("ON-11")
+def test_online_phone_change_needs_the_old_number_and_a_token(client, ready_customer, at,
+                                                              settings):
+    from wangyin.customers.models import Person
+
+    settings.ONLINE_PHONE_CHANGE = True
+    sign_in(client, "zhangwei_01", PASSWORD)
+    client.post("/security/phone/", {"phone": "13907970002"})
+    assert "柜台" in client.get("/security/").content.decode()  # no token: the counter
+    tokens.token_issue(person_id=ready_customer.person_id, serial="WY00012345", seed=SEED,
+                       staff="staff:7", reason="counter", at=at)
+    assert client.post("/security/phone/", {"phone": "13907970002"}
+                       ).url == "/security/confirm/"
+    code = sms_code("authn.phone.change")
+    from wangyin.notify.models import SmsMessage
+    assert SmsMessage.objects.filter(purpose="authn.phone.change").latest("id").phone \
+        == "13807970001"  # the code goes to the old number
+    client.post("/security/confirm/", {"code": code, "token_code": pyotp.TOTP(SEED).now()})
+    assert Person.objects.get().phone == "13907970002"

@@ -62,3 +62,10 @@ class NoToken(DomainError):
     code = "no_token"
     http_status = 404
     message = _("This customer holds no token.")
+
+
+class CardUnusable(DomainError):
+    code = "card_unusable"
+    http_status = 403
+    message = _("Your password card is locked, expired or used up. Please visit a branch "
+                "counter with your ID for a new one.")

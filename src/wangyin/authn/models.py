@@ -18,6 +18,7 @@ class Factor(models.TextChoices):
     SMS = "SMS", _("SMS code to the reserved phone")
     TOTP = "TOTP", _("OTP token")
     OCRA = "OCRA", _("Challenge-response token")
+    CARD = "CARD", _("Password card")
 
 
 # The factors that are a token the customer holds, strongest first: a challenge-response
@@ -35,6 +36,7 @@ class AuthChallenge(models.Model):
     factors = ArrayField(models.CharField(max_length=8, choices=Factor.choices))
     code_hash = models.CharField(max_length=64, blank=True)  # the SMS code, keyed hash
     question = models.CharField(max_length=16, blank=True)  # typed into an OCRA token
+    card_cells = models.CharField(max_length=12, blank=True)  # e.g. "B3 F7 J1"
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -135,4 +137,35 @@ class CustomerLimit(models.Model):
             models.CheckConstraint(condition=Q(per_transaction_fen__gt=0)
                                    & Q(per_day_fen__gte=models.F("per_transaction_fen")),
                                    name="authn_customer_limit_sane"),
+        ]
+
+
+CardStatus = TokenStatus  # a password card has a token's life cycle
+
+
+class PasswordCard(models.Model):
+    """A dynamic password card (动态密码卡, FA-04): a printed grid bound to one customer, with
+    an expiry date and a maximum number of uses. The grid is encrypted at rest and printed
+    once, at issue."""
+
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="password_cards")
+    serial = models.CharField(max_length=20, unique=True)
+    grid = EncryptedTextField(purpose="authn.card.grid")
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveIntegerField()
+    uses = models.PositiveIntegerField(default=0)
+    failures = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=CardStatus.choices,
+                              default=CardStatus.ACTIVE)
+    issued_at = models.DateTimeField()
+    issued_by = models.CharField(max_length=40)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person"], condition=~Q(status="REVOKED"),
+                                    name="authn_one_card_per_person"),
+            models.CheckConstraint(condition=Q(uses__lte=models.F("max_uses")),
+                                   name="authn_card_uses_within_max"),
         ]

@@ -7,29 +7,34 @@ with the payments work; this table covers the identity operations so far.
   locked token does not fall back to SMS alone.
 - ``password.reset`` online: the SMS code and a security device (ON-08); a customer
   without one is sent to the counter.
+- ``phone.change`` online (only where the bank enables it, ON-11): the SMS code to the
+  **old** number and a security device.
 """
 
 from __future__ import annotations
 
-from wangyin.authn import tokens
+from wangyin.authn import cards, tokens
 from wangyin.authn.errors import NoSecondFactor
 from wangyin.authn.models import Factor
 
 SMS_ONLY = ("register",)
 SMS_PLUS_HELD = ("device.bind", "security.change")
-SMS_PLUS_REQUIRED = ("password.reset",)
+SMS_PLUS_REQUIRED = ("password.reset", "phone.change")
 PURPOSES = SMS_ONLY + SMS_PLUS_HELD + SMS_PLUS_REQUIRED
 
 
 # For operations without a payee or amount an OCRA question is random digits, no stronger
 # than a time-based code and slower to use: the OTP token comes first when both are held.
-IDENTITY_TOKEN_ORDER = (Factor.TOTP, Factor.OCRA)
+# A password card is the weakest device factor (a printed grid): asked only without a token.
+IDENTITY_TOKEN_ORDER = (Factor.TOTP, Factor.OCRA, Factor.CARD)
 
 
 def second_factor_of(person) -> str | None:
     """The token to ask for (locked ones included: a locked token blocks rather than
     falling back to something weaker)."""
     held = {token.kind for token in tokens.tokens_of(person)}
+    if cards.card_of(person) is not None:
+        held.add(Factor.CARD)
     return next((factor for factor in IDENTITY_TOKEN_ORDER if factor in held), None)
 
 

@@ -20,8 +20,9 @@ from django.conf import settings
 from django.db import transaction
 
 from wangyin.audit import services as audit
-from wangyin.authn import tokens
+from wangyin.authn import cards, tokens
 from wangyin.authn.errors import (
+    CardUnusable,
     ChallengeFailed,
     DigestMismatch,
     NotAuthorised,
@@ -32,8 +33,10 @@ from wangyin.authn.keydata import KeyData
 from wangyin.authn.models import (
     TOKEN_FACTORS,
     AuthChallenge,
+    CardStatus,
     Factor,
     OtpToken,
+    PasswordCard,
     TokenStatus,
 )
 from wangyin.core import ratelimit
@@ -77,11 +80,14 @@ def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetim
                 raise ValueError(f"the customer holds no {factor} token")
             if token.status != TokenStatus.ACTIVE:
                 raise TokenLocked()
+    if Factor.CARD in factors and not cards.card_usable(cards.card_of(person), at):
+        raise CardUnusable()
     actor = f"customer:{person.pk}"
     challenge = AuthChallenge.objects.create(
         person=person, purpose=purpose, digest=key.digest() if key else digest,
         factors=factors, created_at=at, expires_at=at + LIFETIME,
-        question=tokens.ocra_question(key) if Factor.OCRA in factors else "")
+        question=tokens.ocra_question(key) if Factor.OCRA in factors else "",
+        card_cells=cards.draw_cells() if Factor.CARD in factors else "")
     if Factor.SMS in factors:
         # Per customer and per phone number: two customers sharing one number share its
         # budget, so nobody floods a phone (SE-11).
@@ -113,6 +119,9 @@ def challenge_verify(*, challenge_id: int, person, purpose: str, digest: str,
     if ok is None:
         if any(t.status == TokenStatus.LOCKED for t in tokens.tokens_of(person)):
             raise TokenLocked()
+        card = cards.card_of(person)
+        if card is not None and card.status == CardStatus.LOCKED:
+            raise CardUnusable()
         raise ChallengeFailed()
     return ok
 
@@ -135,6 +144,11 @@ def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChalleng
                      .filter(person=person, kind=factor).first())
             results[factor] = token is not None and tokens.code_accept(
                 token, codes.get(factor, ""), at, question=challenge.question)
+    if Factor.CARD in challenge.factors:
+        card = (PasswordCard.objects.select_for_update().exclude(status=CardStatus.REVOKED)
+                .filter(person=person).first())
+        results[Factor.CARD] = card is not None and cards.card_accept(
+            card, codes.get(Factor.CARD, ""), challenge.card_cells, at)
     good = all(results.values())
     if good:
         challenge.verified_at = at

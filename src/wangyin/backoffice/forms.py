@@ -89,3 +89,9 @@ class MediumLimitForm(ReasonForm):
     per_day_count = forms.IntegerField(label=_("Payments per day"), min_value=1,
                                        max_value=10_000)
     field_order = ["medium", "per_transaction", "per_day", "per_day_count", "reason"]
+
+
+class PhoneChangeForm(ReasonForm):
+    phone = forms.CharField(label=_("New reserved mobile number (the customer's ID checked)"),
+                            max_length=20)
+    field_order = ["phone", "reason"]

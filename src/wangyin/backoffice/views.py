@@ -10,6 +10,7 @@ from functools import wraps
 
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from wangyin.audit import selectors as audit_selectors
 from wangyin.audit import services as audit
-from wangyin.authn import limits, tokens
+from wangyin.authn import cards, limits, tokens
 from wangyin.authn.models import Medium
 from wangyin.backoffice import staff as staff_roles
 from wangyin.backoffice.forms import (
@@ -29,6 +30,7 @@ from wangyin.backoffice.forms import (
     MediumLimitForm,
     OpenBankingForm,
     OtpForm,
+    PhoneChangeForm,
     ReasonForm,
     StaffEnrolForm,
     StaffLoginForm,
@@ -40,6 +42,7 @@ from wangyin.core import clock
 from wangyin.core.errors import DomainError
 from wangyin.core.money import Money
 from wangyin.customers import selectors as customers
+from wangyin.customers import services as customer_services
 from wangyin.customers.models import Person
 from wangyin.identity import services as identity
 from wangyin.identity.models import ChannelUser, UserStatus
@@ -187,8 +190,10 @@ def _customer_context(person) -> dict:
                        for t in tokens.tokens_of(person)],
             "edition_form": EditionForm(auto_id="edition_%s"),
             "token_form": TokenForm(auto_id="token_%s"),
+            "card": cards.card_of(person),
+            "phone_form": PhoneChangeForm(auto_id="phone_%s"),
             **{f"{name}_form": ReasonForm(auto_id=f"{name}_%s")
-               for name in ("unlock", "reset", "close")}}
+               for name in ("unlock", "reset", "close", "card_issue", "card_revoke")}}
 
 
 def _envelope(request, person, user, password, title):
@@ -300,6 +305,40 @@ def token_revoke(request, person_id: int):
         tokens.token_revoke(person_id=person_id, kind=kind, staff=request.staff_actor,
                             reason=reason, at=clock.now())
     return _teller_action(request, person_id, revoke, TokenKindForm)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def phone_change(request, person_id: int):
+    """The reserved mobile number is changed at the counter (ON-11); both numbers are told."""
+    def change(*, person_id, reason, phone):
+        customer_services.person_phone_change(person_id=person_id, phone=phone,
+                                              actor=request.staff_actor, reason=reason,
+                                              at=clock.now())
+    return _teller_action(request, person_id, change, PhoneChangeForm)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def card_issue(request, person_id: int):
+    """Issue a password card: the response is its PDF, printed now — it is never shown
+    again (SE-10: a teller-only POST, not cached)."""
+    def issue(*, person_id, reason):
+        card, pdf = cards.card_issue(person_id=person_id, staff=request.staff_actor,
+                                     reason=reason, at=clock.now())
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="card-{card.serial}.pdf"'
+        return _no_store(response)
+    return _teller_action(request, person_id, issue)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def card_revoke(request, person_id: int):
+    def revoke(*, person_id, reason):
+        cards.card_revoke(person_id=person_id, staff=request.staff_actor, reason=reason,
+                          at=clock.now())
+    return _teller_action(request, person_id, revoke)
 
 
 @require_safe

@@ -44,6 +44,7 @@ from wangyin.customers.models import (
 )
 from wangyin.ledger import services as ledger
 from wangyin.ledger.models import AccountKind
+from wangyin.notify import services as notify
 
 # PBOC Yinfa [2016] No. 302: at most one Class I account per person per bank (also a
 # database constraint) and, in principle, no more than five each of Class II and III.
@@ -75,6 +76,30 @@ def person_create(*, name: str, id_type: str, id_number: str, birth_date: date, 
                  occurred_at=created_at,
                  details={"name": name, "id_type": id_type, "id_number": id_number,
                           "phone": phone})
+    return person
+
+
+@transaction.atomic
+def person_phone_change(*, person_id: int, phone: str, actor: str, reason: str,
+                        at: datetime) -> Person:
+    """Change a customer's reserved mobile number (ON-11): at the counter, or online where
+    the bank allows it after the caller's step-up. Both the old and the new number are
+    told."""
+    phone = clean_phone(phone)
+    person = Person.objects.select_for_update().filter(pk=person_id).first()
+    if person is None:
+        raise PartyNotFound(extra={"person_id": person_id})
+    old = person.phone
+    person.phone, person.phone_index = phone, phone_index(phone)
+    person.save(update_fields=["phone", "phone_index"])
+    audit.record(actor=actor, action="customers.person.phone_changed",
+                 target=f"person:{person.pk}", occurred_at=at,
+                 details={"old_phone": old, "phone": phone, "reason": reason})
+    text = (f"{settings.SMS_SIGNATURE}您在本行的预留手机号已由尾号{old[-4:]}更换为尾号"
+            f"{phone[-4:]}。如非本人办理，请立即致电本行客服。")
+    for number in {old, phone}:
+        notify.sms_send(phone=number, purpose="customers.phone_changed", actor=actor, at=at,
+                        body=text)
     return person
 
 

@@ -344,6 +344,26 @@ def own_limits_set(*, user_id: int, per_transaction_fen: int, per_day_fen: int,
     return user
 
 
+def phone_change_online(*, user_id: int, phone: str, authorisation: int, device: str,
+                        at: datetime) -> ChannelUser:
+    """The reserved mobile number changed online (ON-11, only where the bank enables it),
+    after the SMS code to the old number and a security device confirmed this number."""
+    from wangyin.customers import services as customers
+
+    if not settings.ONLINE_PHONE_CHANGE:
+        raise PermissionError("online phone change is disabled")
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    authn.authorisation_use(challenge_id=authorisation, person=user.person,
+                            purpose="phone.change", at=at,
+                            digest=change_digest(user=user, change="phone", value=phone,
+                                                 device=device),
+                            requires=policy.required_factors(person=user.person,
+                                                             purpose="phone.change"))
+    customers.person_phone_change(person_id=user.person_id, phone=phone, actor=user.actor,
+                                  reason="online", at=at)
+    return user
+
+
 def funds_capability_close(*, user_id: int, authorisation: int, device: str,
                            at: datetime) -> ChannelUser:
     """The customer closes payments to others online (the public edition remains). Reopening

@@ -76,6 +76,7 @@ class DemoResult:
     logins: list[dict] = field(default_factory=list)
     totp_base32: str = ""
     tokens: list[dict] = field(default_factory=list)
+    card_pdf: str = ""
     journals_posted: int = 0
 
 
@@ -200,6 +201,23 @@ def _token(now: datetime, account, result: DemoResult) -> None:
                                seed=seed, staff=ACTOR, reason="demo bank", at=now)
             result.created.append(f"{kind} token {serial} for zhangwei")
         result.tokens.append({"kind": kind, "serial": serial, "seed": seed})
+    _card(now, account, result)
+
+
+def _card(now: datetime, account, result: DemoResult) -> None:
+    """张伟's password card, printed to var/demo/password-card.pdf (the only print)."""
+    from wangyin.authn import cards
+    from wangyin.core.paths import var_dir
+
+    path = var_dir() / "demo" / "password-card.pdf"
+    if cards.card_of(account.person) is None:
+        card, pdf = cards.card_issue(person_id=account.person_id, staff=ACTOR,
+                                     reason="demo bank", at=now)
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(pdf)
+        path.chmod(0o600)
+        result.created.append(f"password card {card.serial} for zhangwei")
+    result.card_pdf = str(path)
 
 
 def _gl_accounts(now: datetime, result: DemoResult) -> dict[str, Account]:

@@ -14,13 +14,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from wangyin.audit import services as audit
-from wangyin.authn import limits, policy, tokens
+from wangyin.authn import cards, limits, policy, tokens
 from wangyin.authn import services as authn
 from wangyin.authn.models import Medium
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
 from wangyin.core.money import Money, format_money
 from wangyin.customers import selectors as customer_selectors
+from wangyin.customers.identifiers import clean_phone
 from wangyin.identity import devices
 from wangyin.identity import selectors as identity_selectors
 from wangyin.identity import services as identity
@@ -159,9 +160,11 @@ def security_centre(request):
         "form": form, "notice": request.session.pop(CHANGE_NOTICE, ""),
         "reserved_message": user.reserved_message, "edition": user.get_edition_display(),
         "can_pay_others": user.edition == Edition.PRO, "tokens": tokens.tokens_of(user.person),
+        "card": cards.card_of(user.person),
         "bank_limits": [(label, limits.caps_of(medium)) for medium, label in
                         ((Medium.SMS, _("SMS code")), (Medium.TOKEN, _("Security token")))],
         "own_limits": limits.own_limits_of(user.person), "limits_form": OwnLimitsForm(),
+        "phone": user.person.masked_phone, "online_phone_change": settings.ONLINE_PHONE_CHANGE,
         "history": identity_selectors.login_history(user=user, limit=20),
         "devices": devices.devices_of(user=user), "this_device": request.device_id},
         status=400 if form.errors else 200)
@@ -195,27 +198,41 @@ def own_limits(request):
 
 @require_POST
 @customer_required
+def phone_change(request):
+    """Online change of the reserved number (ON-11): only where the bank enabled it; the SMS
+    code goes to the old number and a security device is required."""
+    if not settings.ONLINE_PHONE_CHANGE:
+        raise Http404
+    try:
+        phone = clean_phone(request.POST.get("phone", "")[:20])
+    except DomainError as exc:
+        request.session[CHANGE_NOTICE] = str(exc.message)
+        return redirect("security")
+    return _change_start(request, "phone", phone, purpose="phone.change")
+
+
+@require_POST
+@customer_required
 def funds_close(request):
     if request.customer.edition != Edition.PRO:
         return redirect("security")
     return _change_start(request, "funds.close", Edition.PUBLIC)
 
 
-def _change_start(request, change: str, value: str):
+def _change_start(request, change: str, value: str, purpose: str = "security.change"):
     """Changes of security settings are confirmed with the step-up codes first (AU-11)."""
     user = request.customer
     try:
         challenge = authn.challenge_issue(
-            person=user.person, purpose="security.change", at=clock.now(),
-            factors=policy.required_factors(person=user.person, purpose="security.change"),
+            person=user.person, purpose=purpose, at=clock.now(),
+            factors=policy.required_factors(person=user.person, purpose=purpose),
             digest=identity.change_digest(user=user, change=change, value=value,
                                           device=request.device_id))
     except DomainError as exc:
         request.session[CHANGE_NOTICE] = str(exc.message)
         return redirect("security")
-    request.session[CHANGE] = {"change": change, "value": value, "challenge": challenge.pk,
-                               "factors": challenge.factors, "question": challenge.question,
-                               "at": clock.now().isoformat()}
+    request.session[CHANGE] = {"change": change, "value": value, "purpose": purpose,
+                               **stepup.pending_of(challenge), "at": clock.now().isoformat()}
     return redirect("security_confirm")
 
 
@@ -226,6 +243,8 @@ def _describe_change(user, change: str, value: str) -> str | None:
                                             % {"label": device.label})
     if change == "funds.close":
         return _("Close payments to other people (reopening needs a branch counter)")
+    if change == "phone":
+        return _("Change your reserved mobile number to %(phone)s") % {"phone": value}
     if change == "limits":
         per_tx, per_day = (Money(int(v)) for v in value.split(":"))
         return _("Set your own limits: %(tx)s per payment, %(day)s per day") % {
@@ -251,7 +270,7 @@ def security_confirm(request):
     if request.method == "POST":
         try:
             authn.challenge_verify(challenge_id=pending["challenge"], person=user.person,
-                                   purpose="security.change", at=now,
+                                   purpose=pending.get("purpose", "security.change"), at=now,
                                    codes=stepup.codes_from(request.POST),
                                    digest=identity.change_digest(user=user, change=change,
                                                                  value=value,
@@ -262,6 +281,8 @@ def security_confirm(request):
                 devices.device_remove(user=user, device_pk=int(value), **authorised)
             elif change == "funds.close":
                 identity.funds_capability_close(user_id=user.pk, **authorised)
+            elif change == "phone":
+                identity.phone_change_online(user_id=user.pk, phone=value, **authorised)
             elif change == "limits":
                 per_tx, per_day = (int(v) for v in value.split(":"))
                 identity.own_limits_set(user_id=user.pk, per_transaction_fen=per_tx,
@@ -276,8 +297,7 @@ def security_confirm(request):
             return redirect("security")
     return render(request, "web/security_confirm.html", {
         "description": description, "error": error,
-        **stepup.factor_context(pending["factors"], user.person.masked_phone,
-                                pending.get("question", ""))},
+        **stepup.factor_context(pending, user.person.masked_phone)},
         status=400 if error else 200)
 
 

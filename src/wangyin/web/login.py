@@ -185,13 +185,10 @@ def login_device(request):
         except DomainError as exc:
             error = str(exc.message)
         else:
-            pending = {**pending, "challenge": challenge.pk, "factors": challenge.factors,
-                       "question": challenge.question}
+            pending = {**pending, **stepup.pending_of(challenge)}
             request.session[BIND] = pending
     return render(request, "web/login_device.html", {
-        "error": error, **stepup.factor_context(pending.get("factors", ()),
-                                                user.person.masked_phone,
-                                                pending.get("question", ""))},
+        "error": error, **stepup.factor_context(pending, user.person.masked_phone)},
         status=400 if error else 200)
 
 

@@ -120,8 +120,7 @@ def _new_password(request, flow: str) -> str:
 def _confirm_page(request, flow: str, state: dict, person, *, error=""):
     return render(request, "web/selfservice_confirm.html", {
         **FLOWS[flow], "login_name": state.get("login_name", ""), "error": error,
-        **stepup.factor_context(state["factors"], person.masked_phone,
-                                state.get("question", "")),
+        **stepup.factor_context(state, person.masked_phone),
         **pad_context(pad_for(request, f"{flow}_pad"))}, status=400 if error else 200)
 
 
@@ -182,8 +181,7 @@ def register_start(request):
         return _start_page(request, "register", RegisterForm(), error=str(exc.message),
                            status=exc.http_status)
     request.session[_state_key("register")] = {
-        "person": person.pk, "login_name": login_name, "challenge": challenge.pk,
-        "factors": challenge.factors, "question": challenge.question,
+        "person": person.pk, "login_name": login_name, **stepup.pending_of(challenge),
         "at": clock.now().isoformat()}
     return redirect("register_confirm")
 
@@ -237,9 +235,7 @@ def password_forgot(request):
     except DomainError as exc:  # no security device: the counter; or too many codes
         return _start_page(request, "reset", IdentityForm(), error=str(exc.message),
                            status=exc.http_status)
-    request.session[_state_key("reset")] = {"user": user.pk, "challenge": challenge.pk,
-                                            "factors": challenge.factors,
-                                            "question": challenge.question,
+    request.session[_state_key("reset")] = {"user": user.pk, **stepup.pending_of(challenge),
                                             "at": clock.now().isoformat()}
     return redirect("password_forgot_confirm")
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 
 from wangyin.authn.models import Factor
 
-FIELD_OF = {Factor.SMS: "code", Factor.TOTP: "token_code", Factor.OCRA: "ocra_code"}
+FIELD_OF = {Factor.SMS: "code", Factor.TOTP: "token_code", Factor.OCRA: "ocra_code",
+            Factor.CARD: "card_code"}
 
 
 def codes_from(post) -> dict[str, str]:
     return {factor: post.get(field, "")[:12] for factor, field in FIELD_OF.items()}
 
 
-def factor_context(factors, phone: str, question: str = "") -> dict:
-    """For ``web/factor_fields.html``; ``question`` is what to type into an OCRA token."""
+def pending_of(challenge) -> dict:
+    """What a page keeps in the session to show the challenge's fields again."""
+    return {"challenge": challenge.pk, "factors": challenge.factors,
+            "question": challenge.question, "cells": challenge.card_cells}
+
+
+def factor_context(pending: dict, phone: str) -> dict:
+    """For ``web/factor_fields.html``, from what ``pending_of`` kept."""
+    factors = pending.get("factors", ())
     return {"asks_sms": Factor.SMS in factors, "asks_token": Factor.TOTP in factors,
-            "asks_ocra": Factor.OCRA in factors, "question": question, "phone": phone}
+            "asks_ocra": Factor.OCRA in factors, "asks_card": Factor.CARD in factors,
+            "question": pending.get("question", ""), "cells": pending.get("cells", ""),
+            "phone": phone}

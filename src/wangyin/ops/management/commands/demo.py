@@ -36,3 +36,5 @@ class Command(BaseCommand):
                     if token["kind"] == "TOTP" else "wangyin token answer QUESTION")
             self.stdout.write(f"  zhangwei's {token['kind']} token {token['serial']}: seed "
                               f"{token['seed']} (play it with: {play})")
+        if result.card_pdf:
+            self.stdout.write(f"  zhangwei's password card: {result.card_pdf}")
