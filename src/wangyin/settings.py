@@ -155,6 +155,11 @@ LOGIN_MAX_FAILURES = min(10, int(os.environ.get("WANGYIN_LOGIN_MAX_FAILURES", "5
 PASSWORD_MAX_AGE_DAYS = int(os.environ.get("WANGYIN_PASSWORD_MAX_AGE_DAYS", "90"))
 # Changing the reserved mobile number online (ON-11): off — counter only — unless "1".
 ONLINE_PHONE_CHANGE = os.environ.get("WANGYIN_ONLINE_PHONE_CHANGE") == "1"
+# Passkeys (WebAuthn, FA-07): the relying-party id is the site's domain (never an IP
+# address — browsers refuse those) and the origins the browser may report.
+WEBAUTHN_RP_ID = os.environ.get("WANGYIN_WEBAUTHN_RP_ID", "localhost")
+WEBAUTHN_ORIGINS = [o for o in os.environ.get(
+    "WANGYIN_WEBAUTHN_ORIGINS", "http://localhost:8000").split(",") if o]
 # OTP tokens (FA-02): consecutive wrong codes before the server locks a token (at most 6).
 TOKEN_MAX_FAILURES = min(6, int(os.environ.get("WANGYIN_TOKEN_MAX_FAILURES", "5")))
 SMS_SIGNATURE = os.environ.get("WANGYIN_SMS_SIGNATURE", "【网银银行】")

@@ -120,3 +120,28 @@ def test_online_phone_change_needs_the_old_number_and_a_token(client, ready_cust
         == "13807970001"  # the code goes to the old number
     client.post("/security/confirm/", {"code": code, "token_code": pyotp.TOTP(SEED).now()})
     assert Person.objects.get().phone == "13907970002"
+
+
+@pytest.mark.req("FA-07")
+def test_a_passkey_needs_an_existing_strong_factor(client, ready_customer):
+    sign_in(client, "zhangwei_01", PASSWORD)
+    client.post("/security/passkeys/add/")
+    page = client.get("/security/").content.decode()
+    assert "柜台" in page  # no token: visit a counter
+    assert client.get("/security/passkeys/new/").url == "/security/"
+
+
+@pytest.mark.req("FA-07")
+def test_a_forged_passkey_assertion_is_refused(client, ready_customer, at):
+    from wangyin.authn.models import Passkey
+
+    sign_in(client, "zhangwei_01", PASSWORD)
+    Passkey.objects.create(person=ready_customer.person, credential_id="AAAA",
+                           public_key=b"not a key", label="test", created_at=at)
+    client.post("/security/", {"reserved_message": "窗外的梧桐"})
+    assert "passkey-get" in client.get("/security/confirm/").content.decode()
+    forged = '{"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}'
+    response = client.post("/security/confirm/", {"code": sms_code("authn.security.change"),
+                                                  "passkey_assertion": forged})
+    assert response.status_code == 400
+    assert ChannelUser.objects.get().reserved_message != "窗外的梧桐"

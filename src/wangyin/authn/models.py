@@ -19,6 +19,7 @@ class Factor(models.TextChoices):
     TOTP = "TOTP", _("OTP token")
     OCRA = "OCRA", _("Challenge-response token")
     CARD = "CARD", _("Password card")
+    PASSKEY = "PASSKEY", _("Passkey (fingerprint or face on this device)")
 
 
 # The factors that are a token the customer holds, strongest first: a challenge-response
@@ -37,6 +38,7 @@ class AuthChallenge(models.Model):
     code_hash = models.CharField(max_length=64, blank=True)  # the SMS code, keyed hash
     question = models.CharField(max_length=16, blank=True)  # typed into an OCRA token
     card_cells = models.CharField(max_length=12, blank=True)  # e.g. "B3 F7 J1"
+    webauthn_challenge = models.CharField(max_length=64, blank=True)  # base64url
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -169,3 +171,19 @@ class PasswordCard(models.Model):
             models.CheckConstraint(condition=Q(uses__lte=models.F("max_uses")),
                                    name="authn_card_uses_within_max"),
         ]
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (FA-07, AU-18): the private key stays in the customer's
+    authenticator, which checks their fingerprint or face (user verification) before it
+    signs; the bank keeps the public key and the signature counter."""
+
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="passkeys")
+    credential_id = models.CharField(max_length=400, unique=True)  # base64url
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    label = models.CharField(max_length=120)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)

@@ -7,19 +7,23 @@ with the payments work; this table covers the identity operations so far.
   locked token does not fall back to SMS alone.
 - ``password.reset`` online: the SMS code and a security device (ON-08); a customer
   without one is sent to the counter.
+- ``passkey.add``: the SMS code and a security device — a passkey is registered only
+  with an existing strong factor (FA-07).
+- ``security.change`` by a customer with a passkey: the SMS code and the passkey (changes
+  are made on a bound device, where the passkey lives).
 - ``phone.change`` online (only where the bank enables it, ON-11): the SMS code to the
   **old** number and a security device.
 """
 
 from __future__ import annotations
 
-from wangyin.authn import cards, tokens
+from wangyin.authn import cards, passkeys, tokens
 from wangyin.authn.errors import NoSecondFactor
 from wangyin.authn.models import Factor
 
 SMS_ONLY = ("register",)
 SMS_PLUS_HELD = ("device.bind", "security.change")
-SMS_PLUS_REQUIRED = ("password.reset", "phone.change")
+SMS_PLUS_REQUIRED = ("password.reset", "phone.change", "passkey.add")
 PURPOSES = SMS_ONLY + SMS_PLUS_HELD + SMS_PLUS_REQUIRED
 
 
@@ -41,6 +45,8 @@ def second_factor_of(person) -> str | None:
 def required_factors(*, person, purpose: str) -> tuple[str, ...]:
     if purpose not in PURPOSES:
         raise ValueError(f"no factor policy for {purpose!r}")
+    if purpose == "security.change" and passkeys.passkeys_of(person):
+        return (Factor.SMS, Factor.PASSKEY)
     second = None if purpose in SMS_ONLY else second_factor_of(person)
     if purpose in SMS_PLUS_REQUIRED and second is None:
         raise NoSecondFactor()

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from wangyin.audit import services as audit
-from wangyin.authn import cards, tokens
+from wangyin.authn import cards, passkeys, tokens
 from wangyin.authn.errors import (
     CardUnusable,
     ChallengeFailed,
@@ -82,12 +82,15 @@ def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetim
                 raise TokenLocked()
     if Factor.CARD in factors and not cards.card_usable(cards.card_of(person), at):
         raise CardUnusable()
+    if Factor.PASSKEY in factors and not passkeys.passkeys_of(person):
+        raise ValueError("the customer has no passkey")
     actor = f"customer:{person.pk}"
     challenge = AuthChallenge.objects.create(
         person=person, purpose=purpose, digest=key.digest() if key else digest,
         factors=factors, created_at=at, expires_at=at + LIFETIME,
         question=tokens.ocra_question(key) if Factor.OCRA in factors else "",
-        card_cells=cards.draw_cells() if Factor.CARD in factors else "")
+        card_cells=cards.draw_cells() if Factor.CARD in factors else "",
+        webauthn_challenge=passkeys.new_challenge() if Factor.PASSKEY in factors else "")
     if Factor.SMS in factors:
         # Per customer and per phone number: two customers sharing one number share its
         # budget, so nobody floods a phone (SE-11).
@@ -149,6 +152,10 @@ def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChalleng
                 .filter(person=person).first())
         results[Factor.CARD] = card is not None and cards.card_accept(
             card, codes.get(Factor.CARD, ""), challenge.card_cells, at)
+    if Factor.PASSKEY in challenge.factors:
+        results[Factor.PASSKEY] = passkeys.passkey_accept(
+            person=person, assertion=codes.get(Factor.PASSKEY, ""),
+            challenge=challenge.webauthn_challenge, at=at)
     good = all(results.values())
     if good:
         challenge.verified_at = at

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wangyin.audit import services as audit
-from wangyin.authn import limits, policy
+from wangyin.authn import limits, passkeys, policy
 from wangyin.authn import services as authn
 from wangyin.customers.errors import PartyNotFound
 from wangyin.customers.models import Person
@@ -362,6 +362,33 @@ def phone_change_online(*, user_id: int, phone: str, authorisation: int, device:
     customers.person_phone_change(person_id=user.person_id, phone=phone, actor=user.actor,
                                   reason="online", at=at)
     return user
+
+
+def passkey_add(*, user_id: int, credential: str, challenge: str, label: str,
+                authorisation: int, device: str, at: datetime):
+    """Register a passkey (FA-07) with the authorisation of a step-up by an existing strong
+    factor (SMS code + security device) on this device."""
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    authn.authorisation_use(challenge_id=authorisation, person=user.person,
+                            purpose="passkey.add", at=at,
+                            digest=change_digest(user=user, change="passkey.add", value="new",
+                                                 device=device),
+                            requires=policy.required_factors(person=user.person,
+                                                             purpose="passkey.add"))
+    return passkeys.passkey_register(person=user.person, credential=credential,
+                                     challenge=challenge, label=label, at=at)
+
+
+def passkey_remove(*, user_id: int, passkey_pk: int, authorisation: int, device: str,
+                   at: datetime) -> None:
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    authorise_change(user=user, change="passkey.remove", value=str(passkey_pk), device=device,
+                     authorisation=authorisation, at=at)
+    removed = passkeys.Passkey.objects.filter(pk=passkey_pk, person=user.person,
+                                              removed_at__isnull=True).update(removed_at=at)
+    if removed:
+        audit.record(actor=user.actor, action="authn.passkey.removed", device=device,
+                     target=f"passkey:{passkey_pk}", occurred_at=at)
 
 
 def funds_capability_close(*, user_id: int, authorisation: int, device: str,

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from wangyin.audit import services as audit
-from wangyin.authn import cards, limits, policy, tokens
+from wangyin.authn import cards, limits, passkeys, policy, tokens
 from wangyin.authn import services as authn
 from wangyin.authn.models import Medium
 from wangyin.core import clock
@@ -37,6 +37,7 @@ CHANGE_PAD = "password_pad"
 CHANGE = "security_change"
 CHANGE_NOTICE = "security_notice"
 CHANGE_WINDOW = timedelta(minutes=5)
+PASSKEY_NEW = "passkey_new"
 
 
 @require_safe
@@ -160,7 +161,7 @@ def security_centre(request):
         "form": form, "notice": request.session.pop(CHANGE_NOTICE, ""),
         "reserved_message": user.reserved_message, "edition": user.get_edition_display(),
         "can_pay_others": user.edition == Edition.PRO, "tokens": tokens.tokens_of(user.person),
-        "card": cards.card_of(user.person),
+        "card": cards.card_of(user.person), "passkeys": passkeys.passkeys_of(user.person),
         "bank_limits": [(label, limits.caps_of(medium)) for medium, label in
                         ((Medium.SMS, _("SMS code")), (Medium.TOKEN, _("Security token")))],
         "own_limits": limits.own_limits_of(user.person), "limits_form": OwnLimitsForm(),
@@ -194,6 +195,52 @@ def own_limits(request):
         request.session[CHANGE_NOTICE] = str(exc.message)
         return redirect("security")
     return _change_start(request, "limits", f"{per_tx}:{per_day}")
+
+
+@require_POST
+@customer_required
+def passkey_add(request):
+    return _change_start(request, "passkey.add", "new", purpose="passkey.add")
+
+
+@require_POST
+@customer_required
+def passkey_remove(request, passkey_pk: int):
+    if not any(p.pk == passkey_pk for p in passkeys.passkeys_of(request.customer.person)):
+        raise Http404
+    return _change_start(request, "passkey.remove", str(passkey_pk))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@customer_required
+def passkey_new(request):
+    """After the step-up: the browser creates the passkey (user verification required) and
+    the server checks and keeps its public key."""
+    user = request.customer
+    pending = request.session.get(PASSKEY_NEW)
+    now = clock.now()
+    if not pending or now - datetime.fromisoformat(pending["at"]) > CHANGE_WINDOW:
+        request.session.pop(PASSKEY_NEW, None)
+        return redirect("security")
+    error = ""
+    if request.method == "POST":
+        try:
+            identity.passkey_add(
+                user_id=user.pk, credential=request.POST.get("credential", "")[:8000],
+                challenge=pending["challenge"], authorisation=pending["authorisation"],
+                label=devices.device_label(request.META.get("HTTP_USER_AGENT", "")),
+                device=request.device_id, at=now)
+        except DomainError as exc:
+            error = str(exc.message)
+        else:
+            request.session[CHANGE_NOTICE] = _("Passkey added.")
+        request.session.pop(PASSKEY_NEW, None)
+        if not error:
+            return redirect("security")
+    return render(request, "web/passkey_new.html", {
+        "error": error, "options": passkeys.registration_options(
+            person=user.person, login_name=user.login_name, challenge=pending["challenge"])},
+        status=400 if error else 200)
 
 
 @require_POST
@@ -243,6 +290,13 @@ def _describe_change(user, change: str, value: str) -> str | None:
                                             % {"label": device.label})
     if change == "funds.close":
         return _("Close payments to other people (reopening needs a branch counter)")
+    if change == "passkey.add":
+        return _("Add a passkey on this device")
+    if change == "passkey.remove":
+        passkey = next((p for p in passkeys.passkeys_of(user.person) if str(p.pk) == value),
+                       None)
+        return None if passkey is None else (_("Remove the passkey “%(label)s”")
+                                             % {"label": passkey.label})
     if change == "phone":
         return _("Change your reserved mobile number to %(phone)s") % {"phone": value}
     if change == "limits":
@@ -277,7 +331,15 @@ def security_confirm(request):
                                                                  device=request.device_id))
             authorised = {"authorisation": pending["challenge"], "device": request.device_id,
                           "at": now}
-            if change == "device.remove":
+            if change == "passkey.add":  # the browser ceremony comes next, on its own page
+                request.session.pop(CHANGE, None)
+                request.session[PASSKEY_NEW] = {"authorisation": pending["challenge"],
+                                                "challenge": passkeys.new_challenge(),
+                                                "at": now.isoformat()}
+                return redirect("passkey_new")
+            if change == "passkey.remove":
+                identity.passkey_remove(user_id=user.pk, passkey_pk=int(value), **authorised)
+            elif change == "device.remove":
                 devices.device_remove(user=user, device_pk=int(value), **authorised)
             elif change == "funds.close":
                 identity.funds_capability_close(user_id=user.pk, **authorised)
