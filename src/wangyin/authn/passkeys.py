@@ -82,6 +82,16 @@ def passkey_register(*, person, credential: str, challenge: str, label: str,
     return passkey
 
 
+def passkey_remove(*, person, passkey_pk: int, device: str, at: datetime) -> bool:
+    """Forget one of the customer's passkeys; the caller has re-authenticated them."""
+    removed = Passkey.objects.filter(pk=passkey_pk, person=person,
+                                     removed_at__isnull=True).update(removed_at=at)
+    if removed:
+        audit.record(actor=f"customer:{person.pk}", action="authn.passkey.removed",
+                     device=device, target=f"passkey:{passkey_pk}", occurred_at=at)
+    return bool(removed)
+
+
 def assertion_options(*, person, challenge: str) -> str:
     """The options for ``navigator.credentials.get()`` as JSON."""
     return options_to_json(generate_authentication_options(

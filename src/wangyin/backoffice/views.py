@@ -48,6 +48,7 @@ from wangyin.identity import services as identity
 from wangyin.identity.models import ChannelUser, UserStatus
 from wangyin.notify.selectors import sms_inbox
 from wangyin.web.customer import client_ip
+from wangyin.web.forms import form_errors_text
 from wangyin.web.login import TOO_MANY, too_many
 
 NOTICE = "bo_notice"
@@ -225,38 +226,36 @@ def banking_open(request, person_id: int):
 
 
 def _teller_action(request, person_id: int, action, form_class=ReasonForm):
-    """Run a counter action with its validated form; the outcome is shown once on the
-    customer page."""
+    """Run a counter action — a service called with the customer, the form's fields, the
+    staff member and the time — and show the outcome once on the customer page. An action
+    may return a response of its own (the envelope, a card's PDF)."""
     person = _person_or_404(person_id)
     form = form_class(request.POST)
     if not form.is_valid():
-        request.session[NOTICE] = " ".join(str(e) for errors in form.errors.values()
-                                           for e in errors)
+        request.session[NOTICE] = form_errors_text(form)
         return redirect("bo:customer", person_id=person.pk)
     try:
-        result = action(person_id=person.pk, **form.cleaned_data)
+        result = action(person_id=person.pk, staff=request.staff_actor, at=clock.now(),
+                        **form.cleaned_data)
     except DomainError as exc:
         request.session[NOTICE] = str(exc.message)
         return redirect("bo:customer", person_id=person.pk)
     request.session[NOTICE] = _("Done.")
-    return result or redirect("bo:customer", person_id=person.pk)
+    return result if isinstance(result, HttpResponse) else redirect("bo:customer",
+                                                                     person_id=person.pk)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def login_unlock(request, person_id: int):
-    def unlock(*, person_id, reason):
-        identity.login_unlock(person_id=person_id, staff=request.staff_actor, reason=reason,
-                              at=clock.now())
-    return _teller_action(request, person_id, unlock)
+    return _teller_action(request, person_id, identity.login_unlock)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def password_reset(request, person_id: int):
-    def reset(*, person_id, reason):
-        user, password = identity.password_reset_at_counter(
-            person_id=person_id, staff=request.staff_actor, reason=reason, at=clock.now())
+    def reset(**counter):
+        user, password = identity.password_reset_at_counter(**counter)
         return _envelope(request, user.person, user, password, _("Login password reset"))
     return _teller_action(request, person_id, reset)
 
@@ -264,57 +263,41 @@ def password_reset(request, person_id: int):
 @require_POST
 @staff_required(staff_roles.TELLER)
 def banking_close(request, person_id: int):
-    def close(*, person_id, reason):
-        identity.internet_banking_close(person_id=person_id, actor=request.staff_actor,
-                                        reason=reason, at=clock.now())
+    def close(*, staff, **counter):
+        identity.internet_banking_close(actor=staff, **counter)
     return _teller_action(request, person_id, close)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def edition_change(request, person_id: int):
-    def change(*, person_id, reason, edition, risk_acknowledged):
-        identity.edition_change(person_id=person_id, edition=edition, reason=reason,
-                                risk_acknowledged=risk_acknowledged,
-                                staff=request.staff_actor, at=clock.now())
-    return _teller_action(request, person_id, change, EditionForm)
+    return _teller_action(request, person_id, identity.edition_change, EditionForm)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def token_issue(request, person_id: int):
-    def issue(*, person_id, reason, kind, serial, seed):
-        tokens.token_issue(person_id=person_id, kind=kind, serial=serial, seed=seed,
-                           reason=reason, staff=request.staff_actor, at=clock.now())
-    return _teller_action(request, person_id, issue, TokenForm)
+    return _teller_action(request, person_id, tokens.token_issue, TokenForm)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def token_unlock(request, person_id: int):
-    def unlock(*, person_id, reason, kind):
-        tokens.token_unlock(person_id=person_id, kind=kind, staff=request.staff_actor,
-                            reason=reason, at=clock.now())
-    return _teller_action(request, person_id, unlock, TokenKindForm)
+    return _teller_action(request, person_id, tokens.token_unlock, TokenKindForm)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def token_revoke(request, person_id: int):
-    def revoke(*, person_id, reason, kind):
-        tokens.token_revoke(person_id=person_id, kind=kind, staff=request.staff_actor,
-                            reason=reason, at=clock.now())
-    return _teller_action(request, person_id, revoke, TokenKindForm)
+    return _teller_action(request, person_id, tokens.token_revoke, TokenKindForm)
 
 
 @require_POST
 @staff_required(staff_roles.TELLER)
 def phone_change(request, person_id: int):
     """The reserved mobile number is changed at the counter (ON-11); both numbers are told."""
-    def change(*, person_id, reason, phone):
-        customer_services.person_phone_change(person_id=person_id, phone=phone,
-                                              actor=request.staff_actor, reason=reason,
-                                              at=clock.now())
+    def change(*, staff, **counter):
+        customer_services.person_phone_change(actor=staff, **counter)
     return _teller_action(request, person_id, change, PhoneChangeForm)
 
 
@@ -323,9 +306,8 @@ def phone_change(request, person_id: int):
 def card_issue(request, person_id: int):
     """Issue a password card: the response is its PDF, printed now — it is never shown
     again (SE-10: a teller-only POST, not cached)."""
-    def issue(*, person_id, reason):
-        card, pdf = cards.card_issue(person_id=person_id, staff=request.staff_actor,
-                                     reason=reason, at=clock.now())
+    def issue(**counter):
+        card, pdf = cards.card_issue(**counter)
         response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="card-{card.serial}.pdf"'
         return _no_store(response)
@@ -335,10 +317,7 @@ def card_issue(request, person_id: int):
 @require_POST
 @staff_required(staff_roles.TELLER)
 def card_revoke(request, person_id: int):
-    def revoke(*, person_id, reason):
-        cards.card_revoke(person_id=person_id, staff=request.staff_actor, reason=reason,
-                          at=clock.now())
-    return _teller_action(request, person_id, revoke)
+    return _teller_action(request, person_id, cards.card_revoke)
 
 
 @require_safe
@@ -433,8 +412,7 @@ def bank_limits(request):
             except (DomainError, ValueError) as exc:
                 request.session[NOTICE] = str(getattr(exc, "message", _("Not valid.")))
         else:
-            request.session[NOTICE] = " ".join(str(e) for errors in form.errors.values()
-                                               for e in errors)
+            request.session[NOTICE] = form_errors_text(form)
         return redirect("bo:limits")
     rows = []
     for medium, label in Medium.choices:

@@ -384,11 +384,7 @@ def passkey_remove(*, user_id: int, passkey_pk: int, authorisation: int, device:
     user = ChannelUser.objects.select_related("person").get(pk=user_id)
     authorise_change(user=user, change="passkey.remove", value=str(passkey_pk), device=device,
                      authorisation=authorisation, at=at)
-    removed = passkeys.Passkey.objects.filter(pk=passkey_pk, person=user.person,
-                                              removed_at__isnull=True).update(removed_at=at)
-    if removed:
-        audit.record(actor=user.actor, action="authn.passkey.removed", device=device,
-                     target=f"passkey:{passkey_pk}", occurred_at=at)
+    passkeys.passkey_remove(person=user.person, passkey_pk=passkey_pk, device=device, at=at)
 
 
 def funds_capability_close(*, user_id: int, authorisation: int, device: str,

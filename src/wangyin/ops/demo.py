@@ -283,6 +283,24 @@ def _history_start(now: datetime) -> datetime:
     return timezone.make_aware(datetime.combine(day.date(), time(9, 0)))
 
 
+# The demo history's mix: (draw below, type, memo, debit, credit, yuan from, yuan to); the
+# last row takes whatever is left.
+HISTORY_MIX = (
+    (0.18, "TRANSFER", "转账 Transfer to 李娜", "zhang", "li", 10, 300),
+    (0.26, "TRANSFER", "充值 Top-up", "zhang", "wang", 5, 100),
+    (0.40, "TRANSFER", "消费 Purchase", "li", "clearing", 1, 120),
+    (0.52, "TRANSFER", "消费 Purchase", "wang", "clearing", 1, 40),
+    (0.60, "WITHDRAWAL", "取现 Cash withdrawal", "zhang", "cash", 100, 1000),
+    (0.66, "DEPOSIT", "存现 Cash deposit", "cash", "zhang", 100, 2000),
+    (0.80, "TRANSFER", "货款 Supplier payment", "basic", "clearing", 500, 20000),
+    (0.92, "TRANSFER", "回款 Customer receipt", "clearing", "basic", 800, 25000),
+    (0.96, "TRANSFER", "调拨 Internal transfer", "basic", "general", 100, 5000),
+    (1.00, "FEE", "手续费 Fee", "basic", "fees", 1, 50),
+)
+PAYROLL = (None, "TRANSFER", "工资 Salary", "basic", "zhang", 12000, 16000)
+INTEREST = (None, "INTEREST", "结息 Interest", "interest", "zhang", 20, 60)
+
+
 def _history(*, start: datetime, gl: dict[str, Account], people, company, size: int) -> int:
     """Deterministic business: salaries, transfers, cash, card-like spending, fees, interest,
     interbank payments. Amounts keep Class II/III accounts small, as their rules require."""
@@ -295,32 +313,20 @@ def _history(*, start: datetime, gl: dict[str, Account], people, company, size: 
     basic, general = (a.ledger_account_id for a in company)
     step = timedelta(days=HISTORY_DAYS) / size
 
+    accounts = {"cash": cash, "clearing": clearing, "fees": fees, "interest": interest,
+                "zhang": zhang, "li": li, "wang": wang, "basic": basic, "general": general}
+
     def pick(n: int):
         kind = rng.random()
-        yuan = lambda lo, hi: Money(rng.randint(lo * 100, hi * 100))  # noqa: E731
         if n % 1000 == 0:  # roughly monthly payroll
-            return "TRANSFER", "工资 Salary", basic, zhang, yuan(12000, 16000)
-        if n % 1000 == 500:
-            return "INTEREST", "结息 Interest", interest, zhang, yuan(20, 60)
-        if kind < 0.18:
-            return "TRANSFER", "转账 Transfer to 李娜", zhang, li, yuan(10, 300)
-        if kind < 0.26:
-            return "TRANSFER", "充值 Top-up", zhang, wang, yuan(5, 100)
-        if kind < 0.40:
-            return "TRANSFER", "消费 Purchase", li, clearing, yuan(1, 120)
-        if kind < 0.52:
-            return "TRANSFER", "消费 Purchase", wang, clearing, yuan(1, 40)
-        if kind < 0.60:
-            return "WITHDRAWAL", "取现 Cash withdrawal", zhang, cash, yuan(100, 1000)
-        if kind < 0.66:
-            return "DEPOSIT", "存现 Cash deposit", cash, zhang, yuan(100, 2000)
-        if kind < 0.80:
-            return "TRANSFER", "货款 Supplier payment", basic, clearing, yuan(500, 20000)
-        if kind < 0.92:
-            return "TRANSFER", "回款 Customer receipt", clearing, basic, yuan(800, 25000)
-        if kind < 0.96:
-            return "TRANSFER", "调拨 Internal transfer", basic, general, yuan(100, 5000)
-        return "FEE", "手续费 Fee", basic, fees, yuan(1, 50)
+            row = PAYROLL
+        elif n % 1000 == 500:
+            row = INTEREST
+        else:
+            row = next(r for r in HISTORY_MIX if kind < r[0] or r is HISTORY_MIX[-1])
+        _share, type_, memo, debit, credit, lo, hi = row
+        return (type_, memo, accounts[debit], accounts[credit],
+                Money(rng.randint(lo * 100, hi * 100)))
 
     posted = 0
     for chunk in range(0, size, 250):

@@ -30,7 +30,12 @@ from wangyin.identity.transport import BadPayload, read_secrets
 from wangyin.ledger import selectors as ledger_selectors
 from wangyin.web import stepup
 from wangyin.web.customer import client_ip, customer_required
-from wangyin.web.forms import OwnLimitsForm, ReservedMessageForm, StatementFilterForm
+from wangyin.web.forms import (
+    OwnLimitsForm,
+    ReservedMessageForm,
+    StatementFilterForm,
+    form_errors_text,
+)
 from wangyin.web.login import pad_context, pad_for, take_pad
 
 CHANGE_PAD = "password_pad"
@@ -162,8 +167,8 @@ def security_centre(request):
         "reserved_message": user.reserved_message, "edition": user.get_edition_display(),
         "can_pay_others": user.edition == Edition.PRO, "tokens": tokens.tokens_of(user.person),
         "card": cards.card_of(user.person), "passkeys": passkeys.passkeys_of(user.person),
-        "bank_limits": [(label, limits.caps_of(medium)) for medium, label in
-                        ((Medium.SMS, _("SMS code")), (Medium.TOKEN, _("Security token")))],
+        "bank_limits": [(Medium(m).label, limits.caps_of(m)) for m in (Medium.SMS,
+                                                                       Medium.TOKEN)],
         "own_limits": limits.own_limits_of(user.person), "limits_form": OwnLimitsForm(),
         "phone": user.person.masked_phone, "online_phone_change": settings.ONLINE_PHONE_CHANGE,
         "history": identity_selectors.login_history(user=user, limit=20),
@@ -184,8 +189,7 @@ def device_remove(request, device_pk: int):
 def own_limits(request):
     form = OwnLimitsForm(request.POST)
     if not form.is_valid():
-        request.session[CHANGE_NOTICE] = " ".join(
-            str(e) for errors in form.errors.values() for e in errors)
+        request.session[CHANGE_NOTICE] = form_errors_text(form)
         return redirect("security")
     try:
         per_tx, per_day = limits.own_limits_clean(

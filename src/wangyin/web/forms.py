@@ -6,6 +6,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 
+def form_errors_text(form) -> str:
+    """A form's errors as one sentence, for a notice shown after a redirect."""
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
 class StatementFilterForm(forms.Form):
     since = forms.DateField(label=_("From"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
