@@ -69,3 +69,32 @@ class CardUnusable(DomainError):
     http_status = 403
     message = _("Your password card is locked, expired or used up. Please visit a branch "
                 "counter with your ID for a new one.")
+
+
+class UsbKeyUnusable(DomainError):
+    code = "usb_key_unusable"
+    message = _("The USB-Key serial is not valid, is already bound, or this customer "
+                "already holds a USB-Key. Return the old key first.")
+
+
+class NoUsbKey(DomainError):
+    code = "no_usb_key"
+    http_status = 404
+    message = _("This customer holds no USB-Key.")
+
+
+class EnrolmentFailed(DomainError):
+    """Wrong, expired or used certificate codes, or a request that does not fit."""
+
+    code = "enrolment_failed"
+    http_status = 403
+    message = _("The certificate could not be issued: the reference code or authorisation "
+                "code is wrong or has expired, or the security device does not match. "
+                "Check the codes; if they have expired, ask a branch counter for new ones.")
+
+
+class NoCertificate(DomainError):
+    code = "no_certificate"
+    http_status = 403
+    message = _("You have no valid certificate for this. Download one in the security "
+                "centre, or visit a branch counter.")

@@ -5,8 +5,10 @@ Required factors are a function of the operation, the amount, the edition and th
 decision: own-account transfers need nothing beyond the login (TX-01); the public edition
 cannot pay others; otherwise the cheapest medium whose per-payment cap covers the amount:
 the SMS code (something held: the reserved phone) up to the SMS cap, then the SMS code plus
-a security token (a challenge-response token first, because its answer is bound to the
-payee and amount). A risk decision of "step-up" skips the SMS-only tier. Above every cap
+the held security device with the lowest cap that covers the amount: a security token (a
+challenge-response token first, because its answer is bound to the payee and amount), the
+soft certificate of this device, the USB-Key. A risk decision of "step-up" skips the
+SMS-only tier. Above every cap
 the customer is told which limit applies and how to proceed.
 
 Limits are per medium (per payment, per day cumulative, payments per day) — the defaults
@@ -22,7 +24,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from wangyin.audit import services as audit
-from wangyin.authn import tokens
+from wangyin.authn import certificates, tokens
 from wangyin.authn.models import TOKEN_FACTORS, CustomerLimit, Factor, Medium, MediumLimit
 from wangyin.core.errors import DomainError
 from wangyin.core.money import Money, format_money
@@ -72,10 +74,11 @@ def caps_of(medium: str) -> Caps:
 
 def medium_of(factors) -> str:
     """The medium a set of proven factors counts as (the strongest one)."""
-    if any(f in factors for f in TOKEN_FACTORS):
-        return Medium.TOKEN
-    if Factor.SMS in factors:
-        return Medium.SMS
+    for factor, medium in ((Factor.USBKEY, Medium.USB_KEY), (Factor.SOFTCERT, Medium.SOFT_CERT),
+                           *((token, Medium.TOKEN) for token in TOKEN_FACTORS),
+                           (Factor.SMS, Medium.SMS)):
+        if factor in factors:
+            return medium
     raise ValueError(f"no funds medium in {factors!r}")
 
 
@@ -83,9 +86,24 @@ def _yuan(fen: int) -> str:
     return format_money(Money(fen))
 
 
+def _held_devices(person, device_id: str) -> list[tuple[str, str]]:
+    """(factor, medium) of the security devices the customer can use here, the one with
+    the lowest cap first: a token (challenge-response first), this device's soft
+    certificate, the USB-Key."""
+    held = {t.kind for t in tokens.tokens_of(person)}
+    devices = [(f, Medium.TOKEN) for f in TOKEN_FACTORS if f in held][:1]
+    if certificates.certificate_for(person, Factor.SOFTCERT, device_id=device_id):
+        devices.append((Factor.SOFTCERT, Medium.SOFT_CERT))
+    if certificates.certificate_for(person, Factor.USBKEY):
+        devices.append((Factor.USBKEY, Medium.USB_KEY))
+    return sorted(devices, key=lambda d: caps_of(d[1]).per_transaction_fen)
+
+
 def funds_factors(*, person, edition: str, operation: str, amount_fen: int,
-                  risk: str = "allow") -> tuple[str, ...]:
-    """The factors to ask for (FA-09); raises ``EditionCannotPay`` or ``OverLimit``."""
+                  risk: str = "allow", device_id: str = "") -> tuple[str, ...]:
+    """The factors to ask for (FA-09); raises ``EditionCannotPay`` or ``OverLimit``. Two
+    factors always include the SMS code, so a certificate never confirms a payment alone
+    (TX-02)."""
     if operation not in FUNDS_OPERATIONS:
         raise ValueError(f"no factor policy for {operation!r}")
     if amount_fen <= 0:
@@ -96,15 +114,16 @@ def funds_factors(*, person, edition: str, operation: str, amount_fen: int,
         raise EditionCannotPay()
     if risk != "step_up" and amount_fen <= caps_of(Medium.SMS).per_transaction_fen:
         return (Factor.SMS,)
-    held = {t.kind for t in tokens.tokens_of(person)}
-    token = next((f for f in TOKEN_FACTORS if f in held), None)
-    token_cap = caps_of(Medium.TOKEN).per_transaction_fen
-    if token and amount_fen <= token_cap:
-        return (Factor.SMS, token)
-    if token:
-        raise OverLimit(_("%(amount)s is above the %(cap)s limit per payment for security "
-                          "tokens. Split the payment over several days, or ask a branch for "
-                          "a USB-Key.") % {"amount": _yuan(amount_fen), "cap": _yuan(token_cap)})
+    devices = _held_devices(person, device_id)
+    for factor, medium in devices:
+        if amount_fen <= caps_of(medium).per_transaction_fen:
+            return (Factor.SMS, factor)
+    if devices:
+        top = max(caps_of(medium).per_transaction_fen for _factor, medium in devices)
+        raise OverLimit(_("%(amount)s is above the %(cap)s limit per payment for your "
+                          "security devices. Split the payment over several days, or ask a "
+                          "branch for a USB-Key.") % {"amount": _yuan(amount_fen),
+                                                       "cap": _yuan(top)})
     raise OverLimit(_("%(amount)s is above the %(cap)s limit per payment confirmed by SMS. "
                       "For larger payments, get a security token at a branch counter.")
                     % {"amount": _yuan(amount_fen),

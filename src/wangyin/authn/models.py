@@ -20,11 +20,15 @@ class Factor(models.TextChoices):
     OCRA = "OCRA", _("Challenge-response token")
     CARD = "CARD", _("Password card")
     PASSKEY = "PASSKEY", _("Passkey (fingerprint or face on this device)")
+    USBKEY = "USBKEY", _("USB-Key")
+    SOFTCERT = "SOFTCERT", _("Soft certificate on this device")
 
 
 # The factors that are a token the customer holds, strongest first: a challenge-response
 # token binds its answer to the payee and amount, a time-based one does not.
 TOKEN_FACTORS = (Factor.OCRA, Factor.TOTP)
+# The factors that are a signature with a certificate of the bank's CA.
+CERT_FACTORS = (Factor.USBKEY, Factor.SOFTCERT)
 
 
 class AuthChallenge(models.Model):
@@ -39,6 +43,11 @@ class AuthChallenge(models.Model):
     question = models.CharField(max_length=16, blank=True)  # typed into an OCRA token
     card_cells = models.CharField(max_length=12, blank=True)  # e.g. "B3 F7 J1"
     webauthn_challenge = models.CharField(max_length=64, blank=True)  # base64url
+    # What a certificate signs (TX-04): the key data, the challenge serial, the time and
+    # the server random, as canonical JSON; and the certificate that must sign it.
+    sign_payload = models.TextField(blank=True)
+    certificate = models.ForeignKey("Certificate", on_delete=models.PROTECT, null=True,
+                                    blank=True, related_name="+")
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -187,3 +196,109 @@ class Passkey(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     removed_at = models.DateTimeField(null=True, blank=True)
+
+
+class UsbKeyStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", _("In use")
+    LOST = "LOST", _("Reported lost")
+    REVOKED = "REVOKED", _("Returned or replaced")
+
+
+class UsbKey(models.Model):
+    """A USB-Key handed over at the counter, its serial bound to one customer (ON-10). The
+    serial is checked again when the key asks for its certificate."""
+
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="usb_keys")
+    serial = models.CharField(max_length=32, unique=True)
+    status = models.CharField(max_length=8, choices=UsbKeyStatus.choices,
+                              default=UsbKeyStatus.ACTIVE)
+    bound_at = models.DateTimeField()
+    bound_by = models.CharField(max_length=40)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person"], condition=Q(status="ACTIVE"),
+                                    name="authn_one_usb_key_per_person"),
+        ]
+
+
+class Enrolment(models.Model):
+    """A certificate download, opened at the counter (USB-Key) or after a step-up (soft
+    certificate): a reference code handed to the customer and an authorisation code sent
+    to the reserved phone, both kept as keyed hashes, expiring, working once (ON-09)."""
+
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="enrolments")
+    medium = models.CharField(max_length=8, choices=[(Factor.USBKEY, _("USB-Key")),
+                                                     (Factor.SOFTCERT, _("Soft certificate"))])
+    usb_key = models.ForeignKey(UsbKey, on_delete=models.PROTECT, null=True, blank=True)
+    device_id = models.CharField(max_length=64, blank=True)  # soft certificate: its device
+    reference_hash = models.CharField(max_length=64)
+    code_hash = models.CharField(max_length=64)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=40)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(medium="USBKEY", usb_key__isnull=False)
+                                   | Q(medium="SOFTCERT", usb_key__isnull=True)
+                                   & ~Q(device_id=""),
+                                   name="authn_enrolment_bound"),
+        ]
+
+
+class CertStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", _("Valid")
+    REVOKED = "REVOKED", _("Revoked")
+
+
+class Certificate(models.Model):
+    """An X.509 certificate the bank's CA issued for a key generated on the customer's
+    side (FA-05, FA-06). The bank keeps the certificate and its revocation status; the
+    private key never leaves the USB-Key or the browser."""
+
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="certificates")
+    medium = models.CharField(max_length=8, choices=Enrolment._meta.get_field("medium").choices)
+    suite = models.CharField(max_length=8)  # "sm2" or "p256", see authn.ca
+    serial = models.CharField(max_length=40, unique=True)  # hex
+    der = models.BinaryField()
+    usb_key = models.ForeignKey(UsbKey, on_delete=models.PROTECT, null=True, blank=True)
+    device_id = models.CharField(max_length=64, blank=True)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=CertStatus.choices,
+                              default=CertStatus.ACTIVE)
+    issued_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["usb_key"], condition=Q(status="ACTIVE"),
+                                    name="authn_one_certificate_per_usb_key"),
+            models.UniqueConstraint(fields=["person", "device_id"],
+                                    condition=Q(status="ACTIVE", medium="SOFTCERT"),
+                                    name="authn_one_soft_certificate_per_device"),
+            models.CheckConstraint(condition=Q(not_after__gt=models.F("not_before")),
+                                   name="authn_certificate_validity"),
+        ]
+
+
+class Signature(models.Model):
+    """A verified signature kept for non-repudiation (FA-05, TX-04): exactly what was
+    signed, the signature and the certificate. Rows are never changed or deleted (a
+    trigger refuses it)."""
+
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="signatures")
+    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT)
+    challenge = models.OneToOneField(AuthChallenge, on_delete=models.PROTECT)
+    payload = models.TextField()
+    signature = models.BinaryField()
+    signed_at = models.DateTimeField()

@@ -10,6 +10,8 @@ and audited (TX-06)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -20,17 +22,19 @@ from django.conf import settings
 from django.db import transaction
 
 from wangyin.audit import services as audit
-from wangyin.authn import cards, passkeys, tokens
+from wangyin.authn import cards, certificates, passkeys, tokens
 from wangyin.authn.errors import (
     CardUnusable,
     ChallengeFailed,
     DigestMismatch,
+    NoCertificate,
     NotAuthorised,
     TokenLocked,
     TooManyCodes,
 )
 from wangyin.authn.keydata import KeyData
 from wangyin.authn.models import (
+    CERT_FACTORS,
     TOKEN_FACTORS,
     AuthChallenge,
     CardStatus,
@@ -63,11 +67,13 @@ def digest_of(*parts: str) -> str:
 
 @transaction.atomic
 def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetime,
-                    key: KeyData | None = None, digest: str = "") -> AuthChallenge:
+                    key: KeyData | None = None, digest: str = "",
+                    device_id: str = "") -> AuthChallenge:
     """Open a challenge for ``factors``, bound to the operation's key data (``key``; its
-    digest, SMS text and token question derive from it) or, for identity operations that
-    have no payee or amount, to a ``digest`` the caller computed. An SMS code, if asked
-    for, goes to the reserved phone."""
+    digest, SMS text, token question and certificate payload derive from it) or, for
+    identity operations that have no payee or amount, to a ``digest`` the caller
+    computed. An SMS code, if asked for, goes to the reserved phone. A soft certificate
+    signs only on its own device (``device_id``)."""
     factors = sorted(set(factors))
     if not factors or not set(factors) <= set(Factor.values):
         raise ValueError(f"bad factor set {factors!r}")
@@ -84,13 +90,23 @@ def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetim
         raise CardUnusable()
     if Factor.PASSKEY in factors and not passkeys.passkeys_of(person):
         raise ValueError("the customer has no passkey")
+    certificate = None
+    for factor in CERT_FACTORS:
+        if factor in factors:
+            certificate = certificates.certificate_for(person, factor, device_id=device_id)
+            if certificate is None:
+                raise NoCertificate(extra={"factor": factor})
     actor = f"customer:{person.pk}"
     challenge = AuthChallenge.objects.create(
+        certificate=certificate,
         person=person, purpose=purpose, digest=key.digest() if key else digest,
         factors=factors, created_at=at, expires_at=at + LIFETIME,
         question=tokens.ocra_question(key) if Factor.OCRA in factors else "",
         card_cells=cards.draw_cells() if Factor.CARD in factors else "",
         webauthn_challenge=passkeys.new_challenge() if Factor.PASSKEY in factors else "")
+    if certificate is not None:
+        challenge.sign_payload = certificates.sign_payload(challenge=challenge, key=key, at=at)
+        challenge.save(update_fields=["sign_payload"])
     if Factor.SMS in factors:
         # Per customer and per phone number: two customers sharing one number share its
         # budget, so nobody floods a phone (SE-11).
@@ -156,7 +172,12 @@ def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChalleng
         results[Factor.PASSKEY] = passkeys.passkey_accept(
             person=person, assertion=codes.get(Factor.PASSKEY, ""),
             challenge=challenge.webauthn_challenge, at=at)
-    good = all(results.values())
+    for factor in CERT_FACTORS:
+        if factor in challenge.factors:
+            why = certificates.signature_accept(
+                challenge=challenge, signature=_signature_bytes(codes.get(factor)), at=at)
+            results[factor] = why or True
+    good = all(value is True for value in results.values())
     if good:
         challenge.verified_at = at
     challenge.save(update_fields=["attempts", "verified_at"])
@@ -165,6 +186,14 @@ def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChalleng
                  target=f"challenge:{challenge.pk}", occurred_at=at,
                  details={"purpose": purpose, "factors": results})
     return challenge if good else None
+
+
+def _signature_bytes(text: str | None) -> bytes:
+    """A signature as sent by a page or a key: base64 of the DER value."""
+    try:
+        return base64.b64decode((text or "").strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def authorisation_use(*, challenge_id: int, person, purpose: str, digest: str,
