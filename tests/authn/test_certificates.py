@@ -110,7 +110,8 @@ def test_sm2_certificates_verify_with_openssl(now, tmp_path):
     subprocess.run([openssl, "x509", "-inform", "der", "-in",  # noqa: S603 - fixed argv
                     tmp_path / "cert.der", "-out", tmp_path / "cert.pem"], check=True)
     # OpenSSL 3.0 needs the standard signer ID spelled out (GM/T 0009 default).
-    result = subprocess.run([openssl, "verify",  # noqa: S603 "-vfyopt", "distid:1234567812345678",
+    result = subprocess.run([openssl, "verify",  # noqa: S603 - fixed argv
+                             "-vfyopt", "distid:1234567812345678",
                              "-CAfile", tmp_path / "root.pem", tmp_path / "cert.pem"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

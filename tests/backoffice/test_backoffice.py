@@ -230,6 +230,32 @@ def test_teller_issues_a_card_as_a_pdf_once(bo, enrolled, client):
     assert PasswordCard.objects.get().status == "REVOKED"
 
 
+@pytest.mark.req("ON-09", "ON-10")
+def test_teller_binds_a_usb_key_and_the_reference_code_is_shown_once(bo, enrolled):
+    from wangyin.authn.models import Enrolment, UsbKey
+    from wangyin.notify.models import SmsMessage
+
+    url = f"/bo/customers/{enrolled.pk}/usbkey/"
+    page = bo.post(url + "bind/", {"serial": "UK20260001", "reason": "counter"})
+    reference = re.search(r'id="reference-code">(\d{10})<', page.content.decode()).group(1)
+    assert "no-store" in page["Cache-Control"]
+    assert UsbKey.objects.get().serial == "UK20260001"
+    enrolment = Enrolment.objects.get()
+    assert reference not in enrolment.reference_hash
+    assert "授权码" in SmsMessage.objects.filter(purpose="authn.cert_code").get().body
+    detail = bo.get(f"/bo/customers/{enrolled.pk}/").content.decode()
+    assert "UK20260001" in detail and reference not in detail
+    again = bo.post(url + "codes/", {"reason": "codes expired"}).content.decode()
+    assert re.search(r'id="reference-code">(\d{10})<', again)
+    old, new = Enrolment.objects.order_by("id")
+    assert old.expires_at <= new.created_at < new.expires_at  # the old codes stop working
+    bo.post(url + "end/", {"reason": "lost at the market", "lost": "on"})
+    assert UsbKey.objects.get().status == "LOST"
+    actions = set(AuditEvent.objects.filter(actor="staff:teller01")
+                  .values_list("action", flat=True))
+    assert {"authn.usb_key.bound", "authn.enrolment.opened", "authn.usb_key.lost"} <= actions
+
+
 @pytest.mark.req("ON-11", "AD-02")
 def test_teller_changes_the_reserved_number_and_both_numbers_are_told(bo, enrolled):
     from wangyin.customers.models import Person

@@ -68,8 +68,8 @@ def _digits(n: int) -> str:
 # USB-Key at the counter (ON-10)
 
 @transaction.atomic
-def usb_key_bind(*, person_id: int, serial: str, staff: str, at: datetime
-                 ) -> tuple[UsbKey, str]:
+def usb_key_bind(*, person_id: int, serial: str, staff: str, at: datetime,
+                 reason: str = "") -> tuple[UsbKey, str]:
     """Bind a USB-Key's serial to the customer and open its certificate download. Returns
     the key and the reference code to print for the customer (the authorisation code goes
     to the reserved phone)."""
@@ -86,19 +86,19 @@ def usb_key_bind(*, person_id: int, serial: str, staff: str, at: datetime
     except IntegrityError as exc:
         raise UsbKeyUnusable(extra={"why": "serial or customer already bound"}) from exc
     audit.record(actor=staff, action="authn.usb_key.bound", target=f"person:{person_id}",
-                 occurred_at=at, details={"serial": serial})
+                 occurred_at=at, details={"serial": serial, "reason": reason})
     return key, _open_usb_key_enrolment(key, staff=staff, at=at)
 
 
 @transaction.atomic
-def usb_key_codes_renew(*, person_id: int, staff: str, at: datetime) -> str:
+def usb_key_codes_renew(*, person_id: int, staff: str, at: datetime, reason: str = "") -> str:
     """New codes for the customer's bound key (the old ones expired or were lost); the
     old enrolment stops working. Returns the new reference code."""
     key = _active_usb_key(person_id)
-    return _open_usb_key_enrolment(key, staff=staff, at=at)
+    return _open_usb_key_enrolment(key, staff=staff, at=at, reason=reason)
 
 
-def _open_usb_key_enrolment(key: UsbKey, *, staff: str, at: datetime) -> str:
+def _open_usb_key_enrolment(key: UsbKey, *, staff: str, at: datetime, reason: str = "") -> str:
     Enrolment.objects.filter(usb_key=key, used_at__isnull=True, expires_at__gt=at).update(
         expires_at=at)
     reference, code = _digits(10), _digits(8)
@@ -113,7 +113,7 @@ def _open_usb_key_enrolment(key: UsbKey, *, staff: str, at: datetime) -> str:
                     f"授权码 {code}，与柜台提供的参考号一起使用，2天内有效。请勿告诉任何人。")
     audit.record(actor=staff, action="authn.enrolment.opened", target=f"person:{key.person_id}",
                  occurred_at=at, details={"medium": Factor.USBKEY, "serial": key.serial,
-                                          "enrolment": enrolment.pk})
+                                          "enrolment": enrolment.pk, "reason": reason})
     return reference
 
 
@@ -201,19 +201,12 @@ def _usb_key_enrol(*, person, reference_code, authorisation_code, request_der, a
 
 # Soft certificate in the browser (FA-06)
 
-def soft_certificate_digest(*, device_id: str, request_der: bytes) -> str:
-    """What the step-up for a soft certificate is bound to: this device and this key."""
-    return KeyData(operation="softcert.enrol", device=device_id,
-                   nonce=blind_index(request_der.hex(), purpose="authn.softcert_request")
-                   ).digest()
-
-
 @transaction.atomic
 def soft_certificate_enrol(*, person, device_id: str, request_der: bytes,
                            at: datetime) -> Certificate:
     """Issue a soft certificate bound to ``device_id``; the caller has spent a step-up
-    authorisation bound to ``soft_certificate_digest``. A previous soft certificate on
-    this device is revoked."""
+    authorisation for it on this device. A previous soft certificate on this device is
+    revoked."""
     try:
         request = pki.request_parse(request_der)
     except pki.PkiError as exc:

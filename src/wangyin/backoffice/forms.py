@@ -55,6 +55,16 @@ class TokenForm(ReasonForm):
     field_order = ["kind", "serial", "seed", "reason"]
 
 
+class UsbKeyForm(ReasonForm):
+    serial = forms.RegexField(label=_("USB-Key serial number (printed on the key)"),
+                              regex=r"^[A-Za-z0-9]{8,32}$", max_length=32)
+    field_order = ["serial", "reason"]
+
+
+class UsbKeyEndForm(ReasonForm):
+    lost = forms.BooleanField(label=_("The customer reports the key lost"), required=False)
+
+
 ROLE_CHOICES = [("teller", _("Teller")), ("security_admin", _("Security administrator")),
                 ("auditor", _("Auditor"))]
 

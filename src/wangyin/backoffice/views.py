@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from wangyin.audit import selectors as audit_selectors
 from wangyin.audit import services as audit
-from wangyin.authn import cards, limits, tokens
+from wangyin.authn import cards, certificates, limits, tokens
 from wangyin.authn.models import Medium
 from wangyin.backoffice import staff as staff_roles
 from wangyin.backoffice.forms import (
@@ -37,6 +37,8 @@ from wangyin.backoffice.forms import (
     StaffRoleForm,
     TokenForm,
     TokenKindForm,
+    UsbKeyEndForm,
+    UsbKeyForm,
 )
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
@@ -192,9 +194,14 @@ def _customer_context(person) -> dict:
             "edition_form": EditionForm(auto_id="edition_%s"),
             "token_form": TokenForm(auto_id="token_%s"),
             "card": cards.card_of(person),
+            "usb_key": certificates.usb_key_of(person),
+            "certificates": certificates.certificates_of(person),
+            "usb_key_form": UsbKeyForm(auto_id="usbkey_%s"),
+            "usb_key_end_form": UsbKeyEndForm(auto_id="usbkey_end_%s"),
             "phone_form": PhoneChangeForm(auto_id="phone_%s"),
             **{f"{name}_form": ReasonForm(auto_id=f"{name}_%s")
-               for name in ("unlock", "reset", "close", "card_issue", "card_revoke")}}
+               for name in ("unlock", "reset", "close", "card_issue", "card_revoke",
+                            "usb_key_codes")}}
 
 
 def _envelope(request, person, user, password, title):
@@ -312,6 +319,41 @@ def card_issue(request, person_id: int):
         response["Content-Disposition"] = f'attachment; filename="card-{card.serial}.pdf"'
         return _no_store(response)
     return _teller_action(request, person_id, issue)
+
+
+def _usb_key_codes_page(request, person_id: int, reference: str):
+    """The one time the reference code is shown: printed for the customer, who gets the
+    authorisation code by SMS (ON-09)."""
+    person = _person_or_404(person_id)
+    return _no_store(render(request, "backoffice/usbkey_codes.html", {
+        "person": person, "reference": reference, "key": certificates.usb_key_of(person),
+        "hours": int(certificates.CODE_LIFETIME.total_seconds() // 3600)}))
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def usb_key_bind(request, person_id: int):
+    def bind(**counter):
+        _key, reference = certificates.usb_key_bind(**counter)
+        return _usb_key_codes_page(request, person_id, reference)
+    return _teller_action(request, person_id, bind, UsbKeyForm)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def usb_key_codes(request, person_id: int):
+    def renew(**counter):
+        return _usb_key_codes_page(request, person_id,
+                                   certificates.usb_key_codes_renew(**counter))
+    return _teller_action(request, person_id, renew)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def usb_key_end(request, person_id: int):
+    def end(*, staff, **counter):
+        return certificates.usb_key_end(actor=staff, **counter)
+    return _teller_action(request, person_id, end, UsbKeyEndForm)
 
 
 @require_POST
