@@ -47,7 +47,7 @@ class NotConfirmed(UsbKeyError):
 def display_text(payload: str) -> str:
     """What the key's screen shows for a signing payload."""
     data = json.loads(payload)
-    lines = [f"操作 {data.get('operation') or data.get('purpose', '')}"]
+    lines = [f"操作 {data.get('what') or data.get('operation') or data.get('purpose', '')}"]
     if data.get("payee_account"):
         lines.append(f"收款账号 {data['payee_account']}")
     if data.get("payee_name"):
@@ -55,7 +55,7 @@ def display_text(payload: str) -> str:
     if data.get("amount_fen"):
         fen = int(data["amount_fen"])
         lines.append(f"金额 {data.get('currency', 'CNY')} {fen // 100:,}.{fen % 100:02d}")
-    lines.append(f"时间 {data.get('time', '')}")
+    lines.append(f"时间 {data.get('time', '').replace('T', ' ')[:19]}")
     return "\n".join(lines)
 
 

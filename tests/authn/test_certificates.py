@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509 as crypto_x509
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
+from django.utils import timezone
 
 from wangyin.audit.models import AuditEvent
 from wangyin.authn import ca, certificates, limits
@@ -139,7 +140,7 @@ def test_usb_key_bound_at_the_counter_enrols_once_and_signs_the_key_data(user, d
     # TX-04: serial number, amount, payee account, date/time and a server random.
     for part in (f'"serial":"{challenge.pk}"', '"amount_fen":200000000',
                  '"payee_account":"6222020200001234567"', f'"nonce":"{key.nonce}"',
-                 f'"time":"{now.isoformat()}"'):
+                 f'"time":"{timezone.localtime(now).isoformat()}"'):
         assert part in signed.payload
     assert pki.SUITES["sm2"].verify(
         pki.public_der_of(pki.certificate_load(bytes(certificate.der))),

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from wangyin.audit import services as audit
 from wangyin.authn import ca
@@ -282,12 +283,15 @@ def certificate_for(person, factor: str, *, device_id: str = "") -> Certificate 
 
 # Signing
 
-def sign_payload(*, challenge: AuthChallenge, key: KeyData | None, at: datetime) -> str:
-    """What the key signs (TX-04): the challenge serial, the time, the operation's key
-    data (payee account and name, amount, device, server random) or, without key data,
-    the digest the challenge is bound to and a fresh server random. Canonical JSON."""
+def sign_payload(*, challenge: AuthChallenge, key: KeyData | None, at: datetime,
+                 what: str) -> str:
+    """What the key signs (TX-04): what it is for in words, the challenge serial, the
+    (Beijing) time, the operation's key data (payee account and name, amount, device,
+    server random) or, without key data, the digest the challenge is bound to and a fresh
+    server random. Canonical JSON."""
     body = {"bank": ca.ROOT_NAME["organization_name"], "purpose": challenge.purpose,
-            "serial": str(challenge.pk), "time": at.isoformat(timespec="seconds"),
+            "what": what, "serial": str(challenge.pk),
+            "time": timezone.localtime(at).isoformat(timespec="seconds"),
             "digest": challenge.digest}
     if key is not None:
         body.update(json.loads(key.canonical()))

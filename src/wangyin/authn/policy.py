@@ -7,8 +7,8 @@ with the payments work; this table covers the identity operations so far.
   locked token does not fall back to SMS alone.
 - ``password.reset`` online: the SMS code and a security device (ON-08); a customer
   without one is sent to the counter.
-- ``passkey.add``: the SMS code and a security device — a passkey is registered only
-  with an existing strong factor (FA-07).
+- ``passkey.add``, ``softcert.add``: the SMS code and a security device — a passkey or a
+  soft certificate is added only with an existing strong factor (FA-07, FA-06).
 - ``security.change`` by a customer with a passkey: the SMS code and the passkey (changes
   are made on a bound device, where the passkey lives).
 - ``phone.change`` online (only where the bank enables it, ON-11): the SMS code to the
@@ -17,37 +17,42 @@ with the payments work; this table covers the identity operations so far.
 
 from __future__ import annotations
 
-from wangyin.authn import cards, passkeys, tokens
+from wangyin.authn import cards, certificates, passkeys, tokens
 from wangyin.authn.errors import NoSecondFactor
 from wangyin.authn.models import Factor
 
 SMS_ONLY = ("register",)
 SMS_PLUS_HELD = ("device.bind", "security.change")
-SMS_PLUS_REQUIRED = ("password.reset", "phone.change", "passkey.add")
+SMS_PLUS_REQUIRED = ("password.reset", "phone.change", "passkey.add", "softcert.add")
 PURPOSES = SMS_ONLY + SMS_PLUS_HELD + SMS_PLUS_REQUIRED
 
 
 # For operations without a payee or amount an OCRA question is random digits, no stronger
 # than a time-based code and slower to use: the OTP token comes first when both are held.
-# A password card is the weakest device factor (a printed grid): asked only without a token.
-IDENTITY_TOKEN_ORDER = (Factor.TOTP, Factor.OCRA, Factor.CARD)
+# Then this device's soft certificate and the USB-Key (each a signature over the change),
+# and last the password card, the weakest device factor (a printed grid).
+IDENTITY_TOKEN_ORDER = (Factor.TOTP, Factor.OCRA, Factor.SOFTCERT, Factor.USBKEY, Factor.CARD)
 
 
-def second_factor_of(person) -> str | None:
-    """The token to ask for (locked ones included: a locked token blocks rather than
-    falling back to something weaker)."""
+def second_factor_of(person, device_id: str = "") -> str | None:
+    """The device factor to ask for (locked tokens included: a locked token blocks rather
+    than falling back to something weaker)."""
     held = {token.kind for token in tokens.tokens_of(person)}
     if cards.card_of(person) is not None:
         held.add(Factor.CARD)
+    for factor in (Factor.SOFTCERT, Factor.USBKEY):
+        if certificates.certificate_for(person, factor, device_id=device_id):
+            held.add(factor)
     return next((factor for factor in IDENTITY_TOKEN_ORDER if factor in held), None)
 
 
-def required_factors(*, person, purpose: str) -> tuple[str, ...]:
+def required_factors(*, person, purpose: str, device_id: str = "") -> tuple[str, ...]:
+    """``device_id``: the device asking (a soft certificate signs only on its own)."""
     if purpose not in PURPOSES:
         raise ValueError(f"no factor policy for {purpose!r}")
     if purpose == "security.change" and passkeys.passkeys_of(person):
         return (Factor.SMS, Factor.PASSKEY)
-    second = None if purpose in SMS_ONLY else second_factor_of(person)
+    second = None if purpose in SMS_ONLY else second_factor_of(person, device_id)
     if purpose in SMS_PLUS_REQUIRED and second is None:
         raise NoSecondFactor()
     return (Factor.SMS, second) if second else (Factor.SMS,)

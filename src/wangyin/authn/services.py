@@ -54,7 +54,9 @@ MAX_GUESSES = 3
 # sitting, not an authorisation kept for later.
 AUTHORISATION_LIFETIME = timedelta(minutes=5)
 PURPOSE_TEXT = {"device.bind": "绑定新设备", "password.reset": "重置登录密码",
-                "register": "注册网上银行", "security.change": "修改安全设置"}
+                "register": "注册网上银行", "security.change": "修改安全设置",
+                "passkey.add": "添加通行密钥", "softcert.add": "安装软证书",
+                "phone.change": "修改预留手机号"}
 
 
 def _hash(challenge_id: int, code: str) -> str:
@@ -105,7 +107,8 @@ def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetim
         card_cells=cards.draw_cells() if Factor.CARD in factors else "",
         webauthn_challenge=passkeys.new_challenge() if Factor.PASSKEY in factors else "")
     if certificate is not None:
-        challenge.sign_payload = certificates.sign_payload(challenge=challenge, key=key, at=at)
+        challenge.sign_payload = certificates.sign_payload(
+            challenge=challenge, key=key, at=at, what=PURPOSE_TEXT.get(purpose, purpose))
         challenge.save(update_fields=["sign_payload"])
     if Factor.SMS in factors:
         # Per customer and per phone number: two customers sharing one number share its

@@ -18,8 +18,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wangyin.audit import services as audit
-from wangyin.authn import limits, passkeys, policy
+from wangyin.authn import certificates, limits, passkeys, policy
 from wangyin.authn import services as authn
+from wangyin.authn.errors import NoCertificate
 from wangyin.customers.errors import PartyNotFound
 from wangyin.customers.models import Person
 from wangyin.identity import reserved, sessions
@@ -306,7 +307,8 @@ def authorise_change(*, user: ChannelUser, change: str, value: str, device: str,
                             digest=change_digest(user=user, change=change, value=value,
                                                  device=device),
                             requires=policy.required_factors(person=user.person,
-                                                             purpose="security.change"))
+                                                             purpose="security.change",
+                                                             device_id=device))
 
 
 def reserved_message_set(*, user_id: int, message: str, authorisation: int, device: str,
@@ -358,25 +360,68 @@ def phone_change_online(*, user_id: int, phone: str, authorisation: int, device:
                             digest=change_digest(user=user, change="phone", value=phone,
                                                  device=device),
                             requires=policy.required_factors(person=user.person,
-                                                             purpose="phone.change"))
+                                                             purpose="phone.change",
+                                                             device_id=device))
     customers.person_phone_change(person_id=user.person_id, phone=phone, actor=user.actor,
                                   reason="online", at=at)
     return user
 
 
+def _authorise_addition(*, user: ChannelUser, purpose: str, authorisation: int, device: str,
+                        at: datetime) -> None:
+    """A new way to authenticate (passkey, soft certificate) is added with the
+    authorisation of a step-up by an existing strong factor (SMS code + security device)
+    on this device."""
+    authn.authorisation_use(challenge_id=authorisation, person=user.person, purpose=purpose,
+                            at=at, digest=change_digest(user=user, change=purpose, value="new",
+                                                        device=device),
+                            requires=policy.required_factors(person=user.person,
+                                                             purpose=purpose,
+                                                             device_id=device))
+
+
 def passkey_add(*, user_id: int, credential: str, challenge: str, label: str,
                 authorisation: int, device: str, at: datetime):
-    """Register a passkey (FA-07) with the authorisation of a step-up by an existing strong
-    factor (SMS code + security device) on this device."""
+    """Register a passkey (FA-07)."""
     user = ChannelUser.objects.select_related("person").get(pk=user_id)
-    authn.authorisation_use(challenge_id=authorisation, person=user.person,
-                            purpose="passkey.add", at=at,
-                            digest=change_digest(user=user, change="passkey.add", value="new",
-                                                 device=device),
-                            requires=policy.required_factors(person=user.person,
-                                                             purpose="passkey.add"))
+    _authorise_addition(user=user, purpose="passkey.add", authorisation=authorisation,
+                        device=device, at=at)
     return passkeys.passkey_register(person=user.person, credential=credential,
                                      challenge=challenge, label=label, at=at)
+
+
+def soft_certificate_add(*, user_id: int, request_der: bytes, authorisation: int,
+                         device: str, at: datetime):
+    """Issue a soft certificate (FA-06) for the key this device's browser generated."""
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    _authorise_addition(user=user, purpose="softcert.add", authorisation=authorisation,
+                        device=device, at=at)
+    return certificates.soft_certificate_enrol(person=user.person, device_id=device,
+                                               request_der=request_der, at=at)
+
+
+@transaction.atomic
+def certificate_withdraw(*, user_id: int, serial: str, device: str, at: datetime) -> None:
+    """The customer stops one of their certificates: a soft certificate is revoked, a
+    USB-Key is reported lost (unbound, its certificate revoked; a new one at the counter,
+    ON-10). Texted to the reserved phone."""
+    user = ChannelUser.objects.select_related("person").get(pk=user_id)
+    certificate = next((c for c in certificates.certificates_of(user.person)
+                        if c.serial == serial), None)
+    if certificate is None:
+        raise NoCertificate(extra={"serial": serial})
+    if certificate.usb_key_id is not None:
+        certificates.usb_key_end(person_id=user.person_id, lost=True, actor=user.actor,
+                                 reason=f"reported lost online from {device[:12]}", at=at)
+        what = "USB-Key已挂失"
+    else:
+        certificates.certificate_revoke(person=user.person, serial=serial, actor=user.actor,
+                                        reason="removed by the customer", at=at)
+        what = "软证书已删除"
+    notify.sms_send(phone=user.person.phone, purpose="identity.certificate_withdrawn",
+                    actor=user.actor, at=at,
+                    body=f"{settings.SMS_SIGNATURE}您的网银{what}，即时生效。如非本人操作，"
+                    "请立即致电本行客服。")
 
 
 def passkey_remove(*, user_id: int, passkey_pk: int, authorisation: int, device: str,

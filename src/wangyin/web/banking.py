@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 from datetime import datetime, time, timedelta
 
@@ -14,8 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from wangyin.audit import services as audit
-from wangyin.authn import cards, limits, passkeys, policy, tokens
+from wangyin.authn import cards, certificates, limits, passkeys, policy, tokens
 from wangyin.authn import services as authn
+from wangyin.authn.errors import EnrolmentFailed
 from wangyin.authn.models import Medium
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
@@ -43,6 +46,7 @@ CHANGE = "security_change"
 CHANGE_NOTICE = "security_notice"
 CHANGE_WINDOW = timedelta(minutes=5)
 PASSKEY_NEW = "passkey_new"
+SOFTCERT_NEW = "softcert_new"
 
 
 @require_safe
@@ -167,8 +171,8 @@ def security_centre(request):
         "reserved_message": user.reserved_message, "edition": user.get_edition_display(),
         "can_pay_others": user.edition == Edition.PRO, "tokens": tokens.tokens_of(user.person),
         "card": cards.card_of(user.person), "passkeys": passkeys.passkeys_of(user.person),
-        "bank_limits": [(Medium(m).label, limits.caps_of(m)) for m in (Medium.SMS,
-                                                                       Medium.TOKEN)],
+        "certificates": certificates.certificates_of(user.person),
+        "bank_limits": [(Medium(m).label, limits.caps_of(m)) for m in Medium.values],
         "own_limits": limits.own_limits_of(user.person), "limits_form": OwnLimitsForm(),
         "phone": user.person.masked_phone, "online_phone_change": settings.ONLINE_PHONE_CHANGE,
         "history": identity_selectors.login_history(user=user, limit=20),
@@ -215,16 +219,77 @@ def passkey_remove(request, passkey_pk: int):
     return _change_start(request, "passkey.remove", str(passkey_pk))
 
 
+@require_POST
+@customer_required
+def softcert_add(request):
+    return _change_start(request, "softcert.add", "new", purpose="softcert.add")
+
+
+@require_POST
+@customer_required
+def certificate_withdraw(request, serial: str):
+    """The customer removes a soft certificate or reports the USB-Key lost: it only takes
+    a way to sign away, so it needs no step-up, and it works at once."""
+    try:
+        identity.certificate_withdraw(user_id=request.customer.pk, serial=serial[:40],
+                                      device=request.device_id, at=clock.now())
+    except DomainError as exc:
+        request.session[CHANGE_NOTICE] = str(exc.message)
+    else:
+        request.session[CHANGE_NOTICE] = _("The certificate no longer works. A new one can "
+                                           "be installed in the security centre (soft "
+                                           "certificate) or at a branch counter (USB-Key).")
+    return redirect("security")
+
+
+def _addition_pending(request, key: str) -> dict | None:
+    """What a confirmed addition (passkey, soft certificate) kept for its own page."""
+    pending = request.session.get(key)
+    if not pending or clock.now() - datetime.fromisoformat(pending["at"]) > CHANGE_WINDOW:
+        request.session.pop(key, None)
+        return None
+    return pending
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@customer_required
+def softcert_new(request):
+    """After the step-up: the browser makes a non-extractable key and its signing request;
+    the bank's CA issues the certificate bound to this device (FA-06)."""
+    pending = _addition_pending(request, SOFTCERT_NEW)
+    if pending is None:
+        return redirect("security")
+    error = ""
+    if request.method == "POST":
+        try:
+            request_der = base64.b64decode(request.POST.get("request", "")[:4000],
+                                           validate=True)
+            identity.soft_certificate_add(user_id=request.customer.pk, request_der=request_der,
+                                          authorisation=pending["authorisation"],
+                                          device=request.device_id, at=clock.now())
+        except (binascii.Error, ValueError):
+            error = str(EnrolmentFailed.message)
+        except DomainError as exc:
+            error = str(exc.message)
+        else:
+            request.session[CHANGE_NOTICE] = _("The soft certificate is installed on this "
+                                               "device.")
+        request.session.pop(SOFTCERT_NEW, None)
+        if not error:
+            return redirect("security")
+    return render(request, "web/softcert_new.html", {"error": error},
+                  status=400 if error else 200)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @customer_required
 def passkey_new(request):
     """After the step-up: the browser creates the passkey (user verification required) and
     the server checks and keeps its public key."""
     user = request.customer
-    pending = request.session.get(PASSKEY_NEW)
+    pending = _addition_pending(request, PASSKEY_NEW)
     now = clock.now()
-    if not pending or now - datetime.fromisoformat(pending["at"]) > CHANGE_WINDOW:
-        request.session.pop(PASSKEY_NEW, None)
+    if pending is None:
         return redirect("security")
     error = ""
     if request.method == "POST":
@@ -275,8 +340,9 @@ def _change_start(request, change: str, value: str, purpose: str = "security.cha
     user = request.customer
     try:
         challenge = authn.challenge_issue(
-            person=user.person, purpose=purpose, at=clock.now(),
-            factors=policy.required_factors(person=user.person, purpose=purpose),
+            person=user.person, purpose=purpose, at=clock.now(), device_id=request.device_id,
+            factors=policy.required_factors(person=user.person, purpose=purpose,
+                                            device_id=request.device_id),
             digest=identity.change_digest(user=user, change=change, value=value,
                                           device=request.device_id))
     except DomainError as exc:
@@ -296,6 +362,8 @@ def _describe_change(user, change: str, value: str) -> str | None:
         return _("Close payments to other people (reopening needs a branch counter)")
     if change == "passkey.add":
         return _("Add a passkey on this device")
+    if change == "softcert.add":
+        return _("Install a soft certificate on this device")
     if change == "passkey.remove":
         passkey = next((p for p in passkeys.passkeys_of(user.person) if str(p.pk) == value),
                        None)
@@ -341,6 +409,11 @@ def security_confirm(request):
                                                 "challenge": passkeys.new_challenge(),
                                                 "at": now.isoformat()}
                 return redirect("passkey_new")
+            if change == "softcert.add":  # the browser makes its key on the next page
+                request.session.pop(CHANGE, None)
+                request.session[SOFTCERT_NEW] = {"authorisation": pending["challenge"],
+                                                 "at": now.isoformat()}
+                return redirect("softcert_new")
             if change == "passkey.remove":
                 identity.passkey_remove(user_id=user.pk, passkey_pk=int(value), **authorised)
             elif change == "device.remove":

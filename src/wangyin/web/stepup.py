@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from wangyin.authn import passkeys
 from wangyin.authn.models import Factor
+from wangyin_sdk.usbkey import display_text
 
 FIELD_OF = {Factor.SMS: "code", Factor.TOTP: "token_code", Factor.OCRA: "ocra_code",
-            Factor.CARD: "card_code", Factor.PASSKEY: "passkey_assertion"}
+            Factor.CARD: "card_code", Factor.PASSKEY: "passkey_assertion",
+            Factor.SOFTCERT: "softcert_signature", Factor.USBKEY: "usbkey_signature"}
+LONG_ANSWERS = {Factor.PASSKEY: 4000, Factor.SOFTCERT: 200, Factor.USBKEY: 200}
 
 
 def codes_from(post) -> dict[str, str]:
-    return {factor: post.get(field, "")[:4000 if factor == Factor.PASSKEY else 12]
+    return {factor: post.get(field, "")[:LONG_ANSWERS.get(factor, 12)]
             for factor, field in FIELD_OF.items()}
 
 
 def pending_of(challenge) -> dict:
     """What a page keeps in the session to show the challenge's fields again."""
     pending = {"challenge": challenge.pk, "factors": challenge.factors,
-               "question": challenge.question, "cells": challenge.card_cells}
+               "question": challenge.question, "cells": challenge.card_cells,
+               "payload": challenge.sign_payload}
     if Factor.PASSKEY in challenge.factors:
         pending["passkey_options"] = passkeys.assertion_options(
             person=challenge.person, challenge=challenge.webauthn_challenge)
@@ -31,6 +35,9 @@ def factor_context(pending: dict, phone: str) -> dict:
     return {"asks_sms": Factor.SMS in factors, "asks_token": Factor.TOTP in factors,
             "asks_ocra": Factor.OCRA in factors, "asks_card": Factor.CARD in factors,
             "asks_passkey": Factor.PASSKEY in factors,
+            "asks_softcert": Factor.SOFTCERT in factors,
+            "payload": pending.get("payload", ""),
+            "payload_shown": display_text(pending["payload"]) if pending.get("payload") else "",
             "passkey_options": pending.get("passkey_options", ""),
             "question": pending.get("question", ""), "cells": pending.get("cells", ""),
             "phone": phone}
