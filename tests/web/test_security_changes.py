@@ -145,3 +145,45 @@ def test_a_forged_passkey_assertion_is_refused(client, ready_customer, at):
                                                   "passkey_assertion": forged})
     assert response.status_code == 400
     assert ChannelUser.objects.get().reserved_message != "窗外的梧桐"
+
+
+@pytest.mark.req("ON-10", "FA-06")
+def test_customers_report_a_usb_key_lost_or_remove_a_soft_certificate_at_once(
+        client, ready_customer, make_person):
+    from wangyin.authn import certificates
+    from wangyin.authn.models import Certificate, UsbKey
+    from wangyin.core import pki
+    from wangyin.notify.models import SmsMessage
+
+    now = clock.now()
+    person = ready_customer.person
+    key, _reference = certificates.usb_key_bind(person_id=person.pk, serial="UK20260001",
+                                                staff="staff:7", at=now)
+    suite = pki.SUITES["sm2"]
+    request = pki.request_build(suite, suite.generate(), serial_number="UK20260001")
+    usb_cert = certificates._issue(person=person, medium="USBKEY", at=now, usb_key=key,
+                                   device_id="", request=pki.request_parse(request))
+    soft = pki.SUITES["p256"]
+    soft_cert = certificates.soft_certificate_enrol(
+        person=person, device_id="elsewhere", at=now,
+        request_der=pki.request_build(soft, soft.generate(), common_name="b"))
+    sign_in(client, "zhangwei_01", PASSWORD)
+    page = client.get("/security/").content.decode()
+    assert "…0001" in page and 'id="certificate-SOFTCERT"' in page
+    # Someone else's certificate serial changes nothing.
+    other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四",
+                        phone="13900000000")
+    other_key, _ = certificates.usb_key_bind(person_id=other.pk, serial="UK20269999",
+                                             staff="staff:7", at=now)
+    other_cert = certificates._issue(
+        person=other, medium="USBKEY", at=now, usb_key=other_key, device_id="",
+        request=pki.request_parse(pki.request_build(suite, suite.generate())))
+    client.post(f"/security/certificates/{other_cert.serial}/withdraw/")
+    assert Certificate.objects.get(pk=other_cert.pk).status == "ACTIVE"
+    client.post(f"/security/certificates/{usb_cert.serial}/withdraw/")
+    assert UsbKey.objects.get(pk=key.pk).status == "LOST"
+    assert Certificate.objects.get(pk=usb_cert.pk).status == "REVOKED"
+    client.post(f"/security/certificates/{soft_cert.serial}/withdraw/")
+    assert Certificate.objects.get(pk=soft_cert.pk).status == "REVOKED"
+    texts = SmsMessage.objects.filter(purpose="identity.certificate_withdrawn")
+    assert texts.count() == 2 and "挂失" in texts.order_by("id").first().body
