@@ -15,11 +15,14 @@ whether the holder pressed "confirm"."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 
 from wangyin.core import pki
 
@@ -60,19 +63,59 @@ def display_text(payload: str) -> str:
 
 
 class SoftUsbKey:
-    __slots__ = ("serial", "_pin_salt", "_pin_hash", "_tries_left", "_key", "_certificate",
-                 "_confirm")
+    """``path``: the file that plays the device's secure storage (written on every change,
+    mode 0600). The private key is kept there only encrypted under the PIN and is
+    decrypted inside ``sign`` after the PIN check; a file is not a secure element — a real
+    key's chip is what makes the PIN counter impossible to bypass."""
 
-    def __init__(self, serial: str, pin: str, *, confirm: Callable[[str], bool]) -> None:
+    __slots__ = ("serial", "_pin_salt", "_pin_hash", "_tries_left", "_key_pem", "_public",
+                 "_certificate", "_confirm", "_path")
+
+    def __init__(self, serial: str, pin: str, *, confirm: Callable[[str], bool],
+                 path: Path | None = None) -> None:
         if not (pin.isdigit() and 6 <= len(pin) <= 12):
             raise UsbKeyError("the PIN is 6 to 12 digits")
         self.serial = serial
         self._pin_salt = secrets.token_bytes(16)
         self._pin_hash = self._hash(pin)
         self._tries_left = MAX_PIN_TRIES
-        self._key = None
+        self._key_pem: bytes | None = None
+        self._public: bytes | None = None
         self._certificate: bytes | None = None
         self._confirm = confirm
+        self._path = path
+        self._persist()
+
+    @classmethod
+    def open(cls, path: Path, *, confirm: Callable[[str], bool]) -> SoftUsbKey:
+        """The key whose storage is ``path`` (made by a ``SoftUsbKey(..., path=path)``)."""
+        data = json.loads(Path(path).read_text())
+        key = cls.__new__(cls)
+        key.serial = data["serial"]
+        key._pin_salt, key._pin_hash = (bytes.fromhex(data["pin_salt"]),
+                                        bytes.fromhex(data["pin_hash"]))
+        key._tries_left = int(data["tries_left"])
+        key._key_pem = data["key_pem"].encode() if data.get("key_pem") else None
+        key._public, key._certificate = (
+            base64.b64decode(data[name]) if data.get(name) else None
+            for name in ("public", "certificate"))
+        key._confirm, key._path = confirm, Path(path)
+        return key
+
+    def _persist(self) -> None:
+        if self._path is None:
+            return
+        encode = (lambda raw: base64.b64encode(raw).decode() if raw else "")  # noqa: E731
+        text = json.dumps({
+            "serial": self.serial, "pin_salt": self._pin_salt.hex(),
+            "pin_hash": self._pin_hash.hex(), "tries_left": self._tries_left,
+            "key_pem": self._key_pem.decode() if self._key_pem else "",
+            "public": encode(self._public), "certificate": encode(self._certificate)})
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._path.with_suffix(".tmp")
+        temporary.touch(mode=0o600)
+        temporary.write_text(text)
+        os.replace(temporary, self._path)
 
     def __repr__(self) -> str:
         return f"SoftUsbKey(serial={self.serial!r}, locked={self.locked})"
@@ -97,9 +140,12 @@ class SoftUsbKey:
         if self.locked:
             raise UsbKeyLocked("the key is locked after too many wrong PINs")
         if hmac.compare_digest(self._hash(pin or ""), self._pin_hash):
-            self._tries_left = MAX_PIN_TRIES
+            if self._tries_left != MAX_PIN_TRIES:
+                self._tries_left = MAX_PIN_TRIES
+                self._persist()
             return
         self._tries_left -= 1
+        self._persist()
         if self.locked:
             raise UsbKeyLocked("the key is locked after too many wrong PINs")
         raise WrongPin(self._tries_left)
@@ -108,23 +154,30 @@ class SoftUsbKey:
         """Generate a new key pair inside the key and return its PKCS#10 request."""
         self._check_pin(pin)
         suite = pki.SUITES["sm2"]
-        self._key, self._certificate = suite.generate(), None
-        return pki.request_build(suite, self._key, common_name=self.serial,
+        private_key = suite.generate()
+        self._key_pem = suite.key_pem(private_key, password=pin.encode())
+        self._public, self._certificate = suite.public_der(private_key), None
+        self._persist()
+        return pki.request_build(suite, private_key, common_name=self.serial,
                                  serial_number=self.serial)
 
     def install(self, certificate_der: bytes) -> None:
         """Keep the certificate the bank issued, if it is for this key."""
-        certificate = pki.certificate_load(certificate_der)
-        if self._key is None or pki.public_der_of(certificate) != \
-                pki.SUITES["sm2"].public_der(self._key):
+        try:
+            certificate = pki.certificate_load(certificate_der)
+        except pki.PkiError as exc:
+            raise UsbKeyError("not a certificate") from exc
+        if self._public is None or pki.public_der_of(certificate) != self._public:
             raise UsbKeyError("the certificate is not for this key")
         self._certificate = certificate_der
+        self._persist()
 
     def sign(self, payload: str, pin: str) -> bytes:
         """Show the payload, wait for the button, sign (SM2/SM3, DER)."""
-        if self._certificate is None:
+        if self._certificate is None or self._key_pem is None:
             raise UsbKeyError("no certificate installed")
         self._check_pin(pin)
         if not self._confirm(display_text(payload)):
             raise NotConfirmed("the holder did not confirm")
-        return pki.SUITES["sm2"].sign(self._key, payload.encode())
+        suite = pki.SUITES["sm2"]
+        return suite.sign(suite.key_load(self._key_pem, pin.encode()), payload.encode())
