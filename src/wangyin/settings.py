@@ -160,6 +160,9 @@ ONLINE_PHONE_CHANGE = os.environ.get("WANGYIN_ONLINE_PHONE_CHANGE") == "1"
 WEBAUTHN_RP_ID = os.environ.get("WANGYIN_WEBAUTHN_RP_ID", "localhost")
 WEBAUTHN_ORIGINS = [o for o in os.environ.get(
     "WANGYIN_WEBAUTHN_ORIGINS", "http://localhost:8000").split(",") if o]
+# The U盾 agent customers run next to the browser (``wangyin-usbkey serve``): the bank's
+# pages talk to it on the customer's own machine, so the CSP lets them connect there.
+USBKEY_AGENT_URL = os.environ.get("WANGYIN_USBKEY_AGENT", "http://127.0.0.1:8765").rstrip("/")
 # OTP tokens (FA-02): consecutive wrong codes before the server locks a token (at most 6).
 TOKEN_MAX_FAILURES = min(6, int(os.environ.get("WANGYIN_TOKEN_MAX_FAILURES", "5")))
 SMS_SIGNATURE = os.environ.get("WANGYIN_SMS_SIGNATURE", "【网银银行】")

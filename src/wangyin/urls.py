@@ -36,6 +36,7 @@ urlpatterns = [
     path("security/passkeys/add/", banking.passkey_add, name="passkey_add"),
     path("security/softcert/add/", banking.softcert_add, name="softcert_add"),
     path("security/softcert/new/", banking.softcert_new, name="softcert_new"),
+    path("security/usbkey/enrol/", banking.usbkey_enrol, name="usbkey_enrol"),
     path("security/certificates/<str:serial>/withdraw/", banking.certificate_withdraw,
          name="certificate_withdraw"),
     path("security/passkeys/new/", banking.passkey_new, name="passkey_new"),

@@ -19,7 +19,7 @@ from wangyin.audit import services as audit
 from wangyin.authn import cards, certificates, limits, passkeys, policy, tokens
 from wangyin.authn import services as authn
 from wangyin.authn.errors import EnrolmentFailed
-from wangyin.authn.models import Medium
+from wangyin.authn.models import Factor, Medium
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
 from wangyin.core.money import Money, format_money
@@ -172,12 +172,21 @@ def security_centre(request):
         "can_pay_others": user.edition == Edition.PRO, "tokens": tokens.tokens_of(user.person),
         "card": cards.card_of(user.person), "passkeys": passkeys.passkeys_of(user.person),
         "certificates": certificates.certificates_of(user.person),
+        "usb_key_waiting": _usb_key_waiting(user.person),
         "bank_limits": [(Medium(m).label, limits.caps_of(m)) for m in Medium.values],
         "own_limits": limits.own_limits_of(user.person), "limits_form": OwnLimitsForm(),
         "phone": user.person.masked_phone, "online_phone_change": settings.ONLINE_PHONE_CHANGE,
         "history": identity_selectors.login_history(user=user, limit=20),
         "devices": devices.devices_of(user=user), "this_device": request.device_id},
         status=400 if form.errors else 200)
+
+
+def _usb_key_waiting(person):
+    """The USB-Key bound at the counter whose certificate is still to be downloaded."""
+    usb_key = certificates.usb_key_of(person)
+    if usb_key is None or certificates.certificate_for(person, Factor.USBKEY):
+        return None
+    return usb_key
 
 
 @require_POST
@@ -240,6 +249,36 @@ def certificate_withdraw(request, serial: str):
                                            "be installed in the security centre (soft "
                                            "certificate) or at a branch counter (USB-Key).")
     return redirect("security")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@customer_required
+def usbkey_enrol(request):
+    """The certificate for the USB-Key bound at the counter (ON-09): the reference code
+    from the counter's envelope, the authorisation code sent by SMS, and the signing
+    request the key itself made (through the U盾 agent, ``static/web/usbkey.js``). The
+    issued certificate goes back to the key from the result page."""
+    person = request.customer.person
+    usb_key = certificates.usb_key_of(person)
+    if usb_key is None:
+        return redirect("security")
+    error, issued = "", None
+    if request.method == "POST":
+        try:
+            request_der = base64.b64decode(request.POST.get("request", "")[:4000],
+                                           validate=True)
+            issued = certificates.usb_key_enrol(
+                person=person, reference_code=request.POST.get("reference_code", "")[:20],
+                authorisation_code=request.POST.get("authorisation_code", "")[:20],
+                request_der=request_der, at=clock.now())
+        except (binascii.Error, ValueError):
+            error = str(EnrolmentFailed.message)
+        except DomainError as exc:
+            error = str(exc.message)
+    return render(request, "web/usbkey_enrol.html", {
+        "error": error, "serial": usb_key.serial, "agent": settings.USBKEY_AGENT_URL,
+        "issued": base64.b64encode(bytes(issued.der)).decode() if issued else ""},
+        status=400 if error else 200)
 
 
 def _addition_pending(request, key: str) -> dict | None:

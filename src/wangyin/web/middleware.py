@@ -1,10 +1,13 @@
-"""Response headers every page gets: a strict Content-Security-Policy (no inline script)."""
+"""Response headers every page gets: a strict Content-Security-Policy (no inline script).
+Scripts may connect to the bank and to the customer's own U盾 agent only."""
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
-    "base-uri 'none'; object-src 'none'"
-)
+from django.conf import settings
+
+
+def content_security_policy() -> str:
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"font-src 'self'; connect-src 'self' {settings.USBKEY_AGENT_URL}; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
 class SecurityHeadersMiddleware:
@@ -13,6 +16,6 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", CSP)
+        response.setdefault("Content-Security-Policy", content_security_policy())
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response

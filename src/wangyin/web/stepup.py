@@ -3,6 +3,8 @@ codes a form posted. The rules live in ``wangyin.authn``."""
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from wangyin.authn import passkeys
 from wangyin.authn.models import Factor
 from wangyin_sdk.usbkey import display_text
@@ -36,6 +38,7 @@ def factor_context(pending: dict, phone: str) -> dict:
             "asks_ocra": Factor.OCRA in factors, "asks_card": Factor.CARD in factors,
             "asks_passkey": Factor.PASSKEY in factors,
             "asks_softcert": Factor.SOFTCERT in factors,
+            "asks_usbkey": Factor.USBKEY in factors, "usbkey_agent": settings.USBKEY_AGENT_URL,
             "payload": pending.get("payload", ""),
             "payload_shown": display_text(pending["payload"]) if pending.get("payload") else "",
             "passkey_options": pending.get("passkey_options", ""),
