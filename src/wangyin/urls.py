@@ -37,6 +37,7 @@ urlpatterns = [
     path("security/softcert/add/", banking.softcert_add, name="softcert_add"),
     path("security/softcert/new/", banking.softcert_new, name="softcert_new"),
     path("security/usbkey/enrol/", banking.usbkey_enrol, name="usbkey_enrol"),
+    path("security/factor/", banking.factor_prefer, name="factor_prefer"),
     path("security/certificates/<str:serial>/withdraw/", banking.certificate_withdraw,
          name="certificate_withdraw"),
     path("security/passkeys/new/", banking.passkey_new, name="passkey_new"),

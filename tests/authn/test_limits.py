@@ -117,3 +117,49 @@ def test_staff_change_bank_caps_within_the_regulatory_ceiling(user, at):
     event = AuditEvent.objects.get(action="authn.limits.bank_changed")
     assert event.details["before"]["per_transaction_fen"] == SMS_CAP
     assert event.details["after"]["per_transaction_fen"] == 20_000_00
+
+
+def _usb_key_certificate(person, at):
+    from wangyin.authn import certificates
+    from wangyin.core import clock, pki
+
+    now = clock.now()
+    key, _reference = certificates.usb_key_bind(person_id=person.pk, serial="UK20260042",
+                                                staff="staff:7", at=now)
+    suite = pki.SUITES["sm2"]
+    request = pki.request_parse(pki.request_build(suite, suite.generate(),
+                                                  serial_number="UK20260042"))
+    return certificates._issue(person=person, medium="USBKEY", at=now, usb_key=key,
+                               device_id="", request=request)
+
+
+@pytest.mark.req("FA-09", "TX-11")
+def test_the_customer_chooses_the_device_and_the_policy_still_decides(user, token, at):
+    from wangyin.authn import policy
+    from wangyin.authn.errors import NoSecondFactor
+    from wangyin.authn.models import FactorPreference
+
+    person = user.person
+    _usb_key_certificate(person, at)
+    assert policy.held_factors(person) == ["TOTP", "USBKEY"]
+    assert policy.required_factors(person=person, purpose="security.change") == ("SMS", "TOTP")
+    assert _factors(person, SMS_CAP + 1) == ("SMS", "TOTP")  # lowest cap that covers it
+
+    policy.preferred_factor_set(person=person, factor="USBKEY", actor="customer:1",
+                                device_id="dev-1", at=at)
+    assert policy.required_factors(person=person, purpose="security.change") == ("SMS",
+                                                                                  "USBKEY")
+    assert _factors(person, SMS_CAP + 1) == ("SMS", "USBKEY")
+    assert _factors(person, SMS_CAP) == ("SMS",)  # small amounts: SMS whatever the choice
+
+    policy.preferred_factor_set(person=person, factor="TOTP", actor="customer:1",
+                                device_id="dev-1", at=at)
+    assert _factors(person, TOKEN_CAP) == ("SMS", "TOTP")
+    assert _factors(person, TOKEN_CAP + 1) == ("SMS", "USBKEY")  # the token's cap is too low
+
+    for not_held in ("CARD", "SOFTCERT", "SMS", "nonsense"):
+        with pytest.raises(NoSecondFactor):
+            policy.preferred_factor_set(person=person, factor=not_held, actor="customer:1",
+                                        device_id="dev-1", at=at)
+    assert FactorPreference.objects.get(person=person).factor == "TOTP"
+    assert AuditEvent.objects.filter(action="authn.factor.preferred").count() == 2

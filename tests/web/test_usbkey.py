@@ -84,3 +84,31 @@ def test_without_a_bound_usb_key_the_page_sends_the_customer_back(client, ready_
     sign_in(client, "zhangwei_01", PASSWORD)
     assert client.get("/security/usbkey/enrol/").url == "/security/"
     assert "127.0.0.1:8765" in client.get("/security/")["Content-Security-Policy"]
+
+
+@pytest.mark.req("FA-09")
+def test_a_token_holder_chooses_the_usb_key_in_the_security_centre(client, ready_customer,
+                                                                    at):
+    from wangyin.authn import tokens
+
+    tokens.token_issue(person_id=ready_customer.person_id, serial="WY00012345",
+                       seed="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", staff="staff:7",
+                       reason="counter", at=at)
+    reference, code = _bind(ready_customer.person)
+    key = SoftUsbKey(SERIAL, PIN, confirm=lambda text: True)
+    certificates.usb_key_enrol(person=ready_customer.person, reference_code=reference,
+                               authorisation_code=code, request_der=key.signing_request(PIN),
+                               at=clock.now())
+    sign_in(client, "zhangwei_01", PASSWORD)
+    page = client.get("/security/").content.decode()
+    assert 'id="factor-prefer"' in page and '<option value="TOTP" selected>' in page
+    client.post("/security/", {"reserved_message": "窗外的梧桐"})
+    assert 'name="token_code"' in client.get("/security/confirm/").content.decode()
+
+    client.post("/security/factor/", {"factor": "CARD"})  # not held: nothing changes
+    assert '<option value="TOTP" selected>' in client.get("/security/").content.decode()
+    client.post("/security/factor/", {"factor": "USBKEY"})
+    assert '<option value="USBKEY" selected>' in client.get("/security/").content.decode()
+    client.post("/security/", {"reserved_message": "窗外的梧桐"})
+    page = client.get("/security/confirm/").content.decode()
+    assert 'id="usbkey-sign"' in page and 'name="token_code"' not in page

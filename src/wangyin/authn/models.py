@@ -198,6 +198,16 @@ class Passkey(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
 
 
+class FactorPreference(models.Model):
+    """The security device a customer confirms with when the policy allows several they
+    hold (chosen in the security centre; the policy still decides what is enough)."""
+
+    person = models.OneToOneField("customers.Person", on_delete=models.PROTECT,
+                                  primary_key=True, related_name="factor_preference")
+    factor = models.CharField(max_length=8, choices=Factor.choices)
+    updated_at = models.DateTimeField()
+
+
 class UsbKeyStatus(models.TextChoices):
     ACTIVE = "ACTIVE", _("In use")
     LOST = "LOST", _("Reported lost")

@@ -17,9 +17,14 @@ with the payments work; this table covers the identity operations so far.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.db import transaction
+
+from wangyin.audit import services as audit
 from wangyin.authn import cards, certificates, passkeys, tokens
 from wangyin.authn.errors import NoSecondFactor
-from wangyin.authn.models import Factor
+from wangyin.authn.models import Factor, FactorPreference
 
 SMS_ONLY = ("register",)
 SMS_PLUS_HELD = ("device.bind", "security.change")
@@ -34,16 +39,44 @@ PURPOSES = SMS_ONLY + SMS_PLUS_HELD + SMS_PLUS_REQUIRED
 IDENTITY_TOKEN_ORDER = (Factor.TOTP, Factor.OCRA, Factor.SOFTCERT, Factor.USBKEY, Factor.CARD)
 
 
-def second_factor_of(person, device_id: str = "") -> str | None:
-    """The device factor to ask for (locked tokens included: a locked token blocks rather
-    than falling back to something weaker)."""
+def held_factors(person, device_id: str = "") -> list[str]:
+    """The device factors the customer can confirm with here, in ``IDENTITY_TOKEN_ORDER``
+    (locked tokens included: a locked token blocks rather than falling back to something
+    weaker)."""
     held = {token.kind for token in tokens.tokens_of(person)}
     if cards.card_of(person) is not None:
         held.add(Factor.CARD)
     for factor in (Factor.SOFTCERT, Factor.USBKEY):
         if certificates.certificate_for(person, factor, device_id=device_id):
             held.add(factor)
-    return next((factor for factor in IDENTITY_TOKEN_ORDER if factor in held), None)
+    return [factor for factor in IDENTITY_TOKEN_ORDER if factor in held]
+
+
+def preferred_factor_of(person) -> str:
+    preference = FactorPreference.objects.filter(person=person).first()
+    return preference.factor if preference else ""
+
+
+@transaction.atomic
+def preferred_factor_set(*, person, factor: str, actor: str, device_id: str,
+                         at: datetime) -> None:
+    """The customer picks which of their devices confirms operations. Only a device they
+    hold and can use here; every device they hold satisfies the same policy rows, so the
+    choice weakens nothing and needs no step-up (it is audited)."""
+    if factor not in held_factors(person, device_id):
+        raise NoSecondFactor(extra={"factor": factor})
+    FactorPreference.objects.update_or_create(person=person,
+                                              defaults={"factor": factor, "updated_at": at})
+    audit.record(actor=actor, action="authn.factor.preferred", target=f"person:{person.pk}",
+                 device=device_id, occurred_at=at, details={"factor": factor})
+
+
+def second_factor_of(person, device_id: str = "") -> str | None:
+    """The device factor to ask for: the customer's choice if they hold it, else the
+    first in ``IDENTITY_TOKEN_ORDER``."""
+    held = held_factors(person, device_id)
+    preferred = preferred_factor_of(person)
+    return preferred if preferred in held else next(iter(held), None)
 
 
 def required_factors(*, person, purpose: str, device_id: str = "") -> tuple[str, ...]:

@@ -173,6 +173,9 @@ def security_centre(request):
         "card": cards.card_of(user.person), "passkeys": passkeys.passkeys_of(user.person),
         "certificates": certificates.certificates_of(user.person),
         "usb_key_waiting": _usb_key_waiting(user.person),
+        "held_factors": [(f, Factor(f).label) for f in policy.held_factors(
+            user.person, request.device_id)],
+        "preferred_factor": policy.second_factor_of(user.person, request.device_id),
         "bank_limits": [(Medium(m).label, limits.caps_of(m)) for m in Medium.values],
         "own_limits": limits.own_limits_of(user.person), "limits_form": OwnLimitsForm(),
         "phone": user.person.masked_phone, "online_phone_change": settings.ONLINE_PHONE_CHANGE,
@@ -187,6 +190,23 @@ def _usb_key_waiting(person):
     if usb_key is None or certificates.certificate_for(person, Factor.USBKEY):
         return None
     return usb_key
+
+
+@require_POST
+@customer_required
+def factor_prefer(request):
+    """Which held device confirms operations; see ``policy.preferred_factor_set``."""
+    user = request.customer
+    factor = request.POST.get("factor", "")[:8]
+    try:
+        policy.preferred_factor_set(person=user.person, factor=factor, actor=user.actor,
+                                    device_id=request.device_id, at=clock.now())
+    except DomainError as exc:
+        request.session[CHANGE_NOTICE] = str(exc.message)
+    else:
+        request.session[CHANGE_NOTICE] = _("Operations will be confirmed with: %(factor)s.") \
+            % {"factor": Factor(factor).label}
+    return redirect("security")
 
 
 @require_POST
