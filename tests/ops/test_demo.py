@@ -34,6 +34,13 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
     assert {t.kind for t in tokens_of(zhangwei)} == {"TOTP", "OCRA"}
     assert {t["serial"] for t in first.tokens} == {t.serial for t in tokens_of(zhangwei)}
     assert (own_var_dir / "demo" / "password-card.pdf").read_bytes().startswith(b"%PDF")
+    # The USB-Key: bound, enrolled through the codes, its certificate on the device file.
+    from wangyin.authn import certificates
+    from wangyin_sdk.usbkey import SoftUsbKey
+    certificate = certificates.certificate_for(zhangwei, "USBKEY")
+    device = SoftUsbKey.open(first.usb_key["device"], confirm=lambda text: True)
+    assert device.serial == "WYDEMO0003" and device.certificate == bytes(certificate.der)
+    assert first.usb_key["device"].startswith(str(own_var_dir))
     products = sorted(CustomerAccount.objects.values_list("product", flat=True))
     assert products == ["CORPORATE_BASIC", "CORPORATE_GENERAL", "PERSONAL_I", "PERSONAL_II",
                         "PERSONAL_III"]

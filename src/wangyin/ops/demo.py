@@ -77,6 +77,7 @@ class DemoResult:
     totp_base32: str = ""
     tokens: list[dict] = field(default_factory=list)
     card_pdf: str = ""
+    usb_key: dict = field(default_factory=dict)
     journals_posted: int = 0
 
 
@@ -127,6 +128,7 @@ def demo_credentials() -> dict:
             "auditor01": "Audit-" + secrets.token_urlsafe(9),
             "secadmin01": "Secure-" + secrets.token_urlsafe(9),
             "totp_hex": secrets.token_hex(20),
+            "usbkey_pin": f"{secrets.randbelow(10**6):06d}",
         })
 
     text = key_file("demo_logins", env="(demo only)", generate=generate)
@@ -218,6 +220,52 @@ def _card(now: datetime, account, result: DemoResult) -> None:
         path.chmod(0o600)
         result.created.append(f"password card {card.serial} for zhangwei")
     result.card_pdf = str(path)
+    _usb_key(now, account, result)
+
+
+DEMO_USB_KEY = "WYDEMO0003"
+
+
+def demo_usb_key_path():
+    from wangyin.core.paths import var_dir
+
+    return var_dir() / "demo" / f"usbkey-{DEMO_USB_KEY}.json"
+
+
+def _usb_key(now: datetime, account, result: DemoResult) -> None:
+    """张伟's USB-Key: a software USB-Key whose device file is var/demo/usbkey-*.json
+    (the PIN is in var/keys/demo_logins). It is bound and enrolled the way a customer's
+    is — the counter binds the serial, the key makes its key pair and request, the codes
+    (reference from the counter, authorisation code from the SMS sandbox) get the
+    certificate — and ``wangyin run`` starts the U盾 agent for it."""
+    import re
+
+    from wangyin.authn import certificates
+    from wangyin.authn.models import Factor
+    from wangyin.notify.models import SmsMessage
+    from wangyin_sdk.usbkey import SoftUsbKey
+
+    pin, path = demo_credentials()["usbkey_pin"], demo_usb_key_path()
+    result.usb_key = {"serial": DEMO_USB_KEY, "pin": pin, "device": str(path)}
+    if certificates.certificate_for(account.person, Factor.USBKEY) is not None:
+        return
+    if not path.exists():
+        SoftUsbKey(DEMO_USB_KEY, pin, confirm=lambda _text: False, path=path)
+    key = SoftUsbKey.open(path, confirm=lambda _text: False)
+    if certificates.usb_key_of(account.person) is None:
+        _bound, reference = certificates.usb_key_bind(
+            person_id=account.person_id, serial=DEMO_USB_KEY, staff=ACTOR, at=now,
+            reason="demo bank")
+    else:
+        reference = certificates.usb_key_codes_renew(person_id=account.person_id, staff=ACTOR,
+                                                     at=now, reason="demo bank")
+    sms = SmsMessage.objects.filter(purpose="authn.cert_code").latest("id")  # just sent
+    code = re.search(r"授权码 (\d{8})", sms.body).group(1)
+    certificate = certificates.usb_key_enrol(
+        person=account.person, reference_code=reference, authorisation_code=code,
+        request_der=key.signing_request(pin), at=now)
+    key.install(bytes(certificate.der))
+    result.created.append(f"USB-Key {DEMO_USB_KEY} for zhangwei")
 
 
 def _gl_accounts(now: datetime, result: DemoResult) -> dict[str, Account]:

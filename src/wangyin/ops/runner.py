@@ -16,6 +16,27 @@ import time
 import click
 
 
+def _usb_key_agent(python: str, host: str, port: int, env: dict) -> list[subprocess.Popen]:
+    """The U盾 agent for the demo customer's software USB-Key, as a customer would run it
+    next to their browser. Optional: if its port is taken the bank runs without it."""
+    from django.conf import settings
+
+    from wangyin.ops.demo import demo_usb_key_path
+
+    device = demo_usb_key_path()
+    if not device.exists():
+        return []
+    agent_port = settings.USBKEY_AGENT_URL.rsplit(":", 1)[-1]
+    origins = sorted({f"http://{host}:{port}", f"http://localhost:{port}",
+                      f"http://127.0.0.1:{port}"})
+    argv = [python, "-m", "wangyin_sdk.agent", "serve", "--device", str(device),
+            "--port", agent_port]
+    for origin in origins:
+        argv += ["--origin", origin]
+    click.echo(f"  U盾 agent (zhangwei's software USB-Key): {settings.USBKEY_AGENT_URL}")
+    return [subprocess.Popen(argv, env=env)]  # noqa: S603 - fixed argv, no shell
+
+
 def run_all(*, host: str, port: int, load_demo: bool) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangyin.settings")
     import django
@@ -52,6 +73,7 @@ def run_all(*, host: str, port: int, load_demo: bool) -> int:
             [python, "-m", "wangyin.cli", "manage", "procrastinate", "worker"], env=env
         ),
     ]
+    optional = _usb_key_agent(python, host, port, env) if load_demo else []
     click.echo("")
     click.echo(f"  Wangyin Bank is running: http://{host}:{port}/")
     click.echo(f"  Health check:            http://{host}:{port}/healthz")
@@ -74,6 +96,7 @@ def run_all(*, host: str, port: int, load_demo: bool) -> int:
                 click.echo(f"a child process exited with status {child.returncode}", err=True)
                 stopping, exit_code = True, 1
         time.sleep(0.5)
+    children += optional
     for child in children:
         if child.poll() is None:
             child.terminate()

@@ -38,3 +38,7 @@ class Command(BaseCommand):
                               f"{token['seed']} (play it with: {play})")
         if result.card_pdf:
             self.stdout.write(f"  zhangwei's password card: {result.card_pdf}")
+        if result.usb_key:
+            self.stdout.write(f"  zhangwei's USB-Key {result.usb_key['serial']}: PIN "
+                              f"{result.usb_key['pin']} (a software key in "
+                              f"{result.usb_key['device']}; `make run` starts its U盾 agent)")
