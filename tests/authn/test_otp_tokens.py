@@ -134,3 +134,22 @@ def test_a_locked_token_cannot_be_asked_for_and_says_so(token, user, at, setting
     with pytest.raises(TokenLocked):
         authn.challenge_issue(person=user.person, purpose="device.bind", digest="d",
                               factors=["TOTP"], at=at)
+
+
+def test_the_code_used_at_sign_in_does_not_also_confirm_a_transaction(token, user, at):
+    """FA-02 "login and transaction codes differ": a code is spent by whichever operation
+    takes it first, so binding a device at sign-in and a payment need two codes."""
+    code = totp_code(at)
+
+    def verify(purpose):
+        challenge = authn.challenge_issue(person=user.person, purpose=purpose, digest="d",
+                                          factors=["SMS", "TOTP"], at=at)
+        sms = SmsMessage.objects.filter(purpose=f"authn.{purpose}").latest("id").body
+        return authn.challenge_verify(challenge_id=challenge.pk, person=user.person,
+                                      purpose=purpose, digest="d", at=at,
+                                      codes={"SMS": sms.split("验证码 ")[1][:6], "TOTP": code})
+
+    assert verify("device.bind").verified_at == at
+    with pytest.raises(ChallengeFailed):
+        verify("transfer")
+    assert AuditEvent.objects.filter(action="authn.challenge.failed").exists()
