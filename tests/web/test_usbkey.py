@@ -32,7 +32,7 @@ def _request(key):
     return base64.b64encode(key.signing_request(PIN)).decode()
 
 
-@pytest.mark.req("ON-09", "FA-05", "AU-11", "TX-04")
+@pytest.mark.req("ON-09", "FA-05", "AU-11", "TX-04", "SE-14")
 def test_download_the_certificate_then_sign_a_change(client, ready_customer):
     reference, code = _bind(ready_customer.person)
     shown = []
