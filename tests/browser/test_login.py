@@ -54,6 +54,18 @@ def _first_step(page, url, name="zhangwei_01"):
     page.wait_for_url("**/login/password/")
 
 
+def signed_in(page, url, enrolled_customer):
+    """Past the first password change, signed in on the home page; returns the user."""
+    user, initial = enrolled_customer
+    identity.password_change(user_id=user.pk, current_password=initial,
+                             new_password=NEW_PASSWORD, ip=None, at=user.created_at)
+    _first_step(page, url)
+    _click_password(page, NEW_PASSWORD)
+    _sign_in_submit(page)
+    page.wait_for_url("**/home/")
+    return user
+
+
 @pytest.fixture
 def enrolled(make_person, make_account, at):
     from wangyin.customers.services import personal_account_open

@@ -6,18 +6,14 @@ import pyotp
 import pytest
 
 from tests.browser.test_login import (
-    NEW_PASSWORD,
-    _click_password,
-    _first_step,
     _shot,
-    _sign_in_submit,
     enrolled,  # noqa: F401 -- the fixture
+    signed_in,
 )
 from tests.web.conftest import sms_code
 from wangyin.authn import tokens
 from wangyin.authn.models import Certificate, Signature
 from wangyin.core import pki
-from wangyin.identity import services as identity
 from wangyin.identity.models import ChannelUser
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,13 +32,7 @@ EXPORT_PRIVATE_KEY = """async () => {
 @pytest.mark.req("FA-06", "AU-11", "TX-04")
 def test_install_a_soft_certificate_and_sign_a_change_with_it(page, live_server, enrolled,  # noqa: F811
                                                               ):
-    user, initial = enrolled
-    identity.password_change(user_id=user.pk, current_password=initial,
-                             new_password=NEW_PASSWORD, ip=None, at=user.created_at)
-    _first_step(page, live_server.url)
-    _click_password(page, NEW_PASSWORD)
-    _sign_in_submit(page)
-    page.wait_for_url("**/home/")
+    user = signed_in(page, live_server.url, enrolled)
     tokens.token_issue(person_id=user.person_id, serial="WY00012345", seed=SEED,
                        staff="staff:teller1", reason="counter", at=user.created_at)
 

@@ -8,18 +8,14 @@ import threading
 import pytest
 
 from tests.browser.test_login import (
-    NEW_PASSWORD,
-    _click_password,
-    _first_step,
     _shot,
-    _sign_in_submit,
     enrolled,  # noqa: F401 -- the fixture
+    signed_in,
 )
 from tests.web.conftest import sms_code
 from wangyin.authn import certificates
 from wangyin.authn.models import Certificate, Signature
 from wangyin.core import clock
-from wangyin.identity import services as identity
 from wangyin.identity.models import ChannelUser
 from wangyin.notify.models import SmsMessage
 from wangyin_sdk.agent import Agent, serve
@@ -58,17 +54,11 @@ def _on_the_key(page, click, shot):
 @pytest.mark.req("FA-05", "ON-09", "AU-11", "TX-04")
 def test_download_the_certificate_and_sign_a_change_on_the_key(page, live_server, enrolled,  # noqa: F811
                                                                agent):
-    user, initial = enrolled
-    identity.password_change(user_id=user.pk, current_password=initial,
-                             new_password=NEW_PASSWORD, ip=None, at=user.created_at)
+    user = signed_in(page, live_server.url, enrolled)
     _key, reference = certificates.usb_key_bind(person_id=user.person_id, serial=SERIAL,
                                                 staff="staff:teller1", at=clock.now())
     code = re.search(r"授权码 (\d{8})", SmsMessage.objects.filter(
         purpose="authn.cert_code").latest("id").body).group(1)
-    _first_step(page, live_server.url)
-    _click_password(page, NEW_PASSWORD)
-    _sign_in_submit(page)
-    page.wait_for_url("**/home/")
 
     page.goto(live_server.url + "/security/")
     page.click("#usbkey-waiting a")
