@@ -51,6 +51,8 @@ def display_text(payload: str) -> str:
     """What the key's screen shows for a signing payload."""
     data = json.loads(payload)
     lines = [f"操作 {data.get('what') or data.get('operation') or data.get('purpose', '')}"]
+    if data.get("detail"):
+        lines.append(f"内容 {data['detail']}")
     if data.get("payee_account"):
         lines.append(f"收款账号 {data['payee_account']}")
     if data.get("payee_name"):

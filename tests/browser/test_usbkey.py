@@ -81,7 +81,8 @@ def test_download_the_certificate_and_sign_a_change_on_the_key(page, live_server
     page.wait_for_url("**/security/confirm/")
     on_page = page.inner_text("#usbkey-payload")
     shown = _on_the_key(page, "#usbkey-sign", "usbkey-key-window-sign")
-    assert shown == on_page and "修改安全设置" in shown  # the key shows what the page shows
+    # The key shows what the page shows: the kind of operation and the change itself.
+    assert shown == on_page and "修改安全设置" in shown and "窗外的梧桐" in shown
     page.wait_for_selector("#usbkey-state:has-text('✓')")
     page.fill("#code", sms_code("authn.security.change"))
     _shot(page, "usbkey-confirm")

@@ -284,11 +284,12 @@ def certificate_for(person, factor: str, *, device_id: str = "") -> Certificate 
 # Signing
 
 def sign_payload(*, challenge: AuthChallenge, key: KeyData | None, at: datetime,
-                 what: str) -> str:
+                 what: str, detail: str = "") -> str:
     """What the key signs (TX-04): what it is for in words, the challenge serial, the
     (Beijing) time, the operation's key data (payee account and name, amount, device,
-    server random) or, without key data, the digest the challenge is bound to and a fresh
-    server random. Canonical JSON."""
+    server random) or, without key data, the digest the challenge is bound to, what the
+    change is in the customer's words (``detail``) and a fresh server random. Canonical
+    JSON."""
     body = {"bank": ca.ROOT_NAME["organization_name"], "purpose": challenge.purpose,
             "what": what, "serial": str(challenge.pk),
             "time": timezone.localtime(at).isoformat(timespec="seconds"),
@@ -297,6 +298,8 @@ def sign_payload(*, challenge: AuthChallenge, key: KeyData | None, at: datetime,
         body.update(json.loads(key.canonical()))
     else:
         body["nonce"] = new_nonce()
+    if detail:
+        body["detail"] = detail
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -70,12 +70,13 @@ def digest_of(*parts: str) -> str:
 @transaction.atomic
 def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetime,
                     key: KeyData | None = None, digest: str = "",
-                    device_id: str = "") -> AuthChallenge:
+                    device_id: str = "", summary: str = "") -> AuthChallenge:
     """Open a challenge for ``factors``, bound to the operation's key data (``key``; its
     digest, SMS text, token question and certificate payload derive from it) or, for
     identity operations that have no payee or amount, to a ``digest`` the caller
     computed. An SMS code, if asked for, goes to the reserved phone. A soft certificate
-    signs only on its own device (``device_id``)."""
+    signs only on its own device (``device_id``). ``summary``: the change in words, for
+    the text a certificate signs when there is no key data."""
     factors = sorted(set(factors))
     if not factors or not set(factors) <= set(Factor.values):
         raise ValueError(f"bad factor set {factors!r}")
@@ -108,7 +109,8 @@ def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetim
         webauthn_challenge=passkeys.new_challenge() if Factor.PASSKEY in factors else "")
     if certificate is not None:
         challenge.sign_payload = certificates.sign_payload(
-            challenge=challenge, key=key, at=at, what=PURPOSE_TEXT.get(purpose, purpose))
+            challenge=challenge, key=key, at=at, what=PURPOSE_TEXT.get(purpose, purpose),
+            detail=summary)
         challenge.save(update_fields=["sign_payload"])
     if Factor.SMS in factors:
         # Per customer and per phone number: two customers sharing one number share its

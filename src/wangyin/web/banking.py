@@ -400,6 +400,7 @@ def _change_start(request, change: str, value: str, purpose: str = "security.cha
     try:
         challenge = authn.challenge_issue(
             person=user.person, purpose=purpose, at=clock.now(), device_id=request.device_id,
+            summary=_describe_change(user, change, value) or "",
             factors=policy.required_factors(person=user.person, purpose=purpose,
                                             device_id=request.device_id),
             digest=identity.change_digest(user=user, change=change, value=value,
