@@ -8,6 +8,21 @@ class ChallengeFailed(DomainError):
     message = _("The verification code is wrong or has expired. Request a new one.")
 
 
+class PasskeyRefused(DomainError):
+    """A passkey assertion that does not prove anything: an unknown or removed credential,
+    a missing or stale challenge, another person's user handle, a bad signature, no user
+    verification, or a counter that went backwards. ``why`` is for the audit only;
+    ``passkey`` is None when no passkey ever had the credential id. Customers see the
+    caller's vague message (identity.errors.PasskeyLoginFailed), never this detail."""
+
+    code = "passkey_refused"
+    http_status = 401
+
+    def __init__(self, *, why: str, passkey=None):
+        super().__init__(extra={"why": why, "passkey": passkey.pk if passkey else None})
+        self.why, self.passkey = why, passkey
+
+
 class TooManyCodes(DomainError):
     code = "too_many_codes"
     http_status = 429

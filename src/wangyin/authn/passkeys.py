@@ -4,13 +4,15 @@ data never leaves it. User verification is required at registration and at every
 (py_webauthn does not require it by default). The signature counter is kept and a
 credential whose counter goes backwards is refused (a cloned authenticator).
 
-Registration needs an existing strong factor: the caller runs it after a step-up."""
+Registration needs an existing strong factor: the caller runs it after a step-up. Passkeys
+are discoverable (resident) credentials whose user handle names the person, so a customer
+can also sign in with one without typing a login name (``passkey_identify``)."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -31,10 +33,13 @@ from webauthn.helpers.structs import (
 )
 
 from wangyin.audit import services as audit
-from wangyin.authn.errors import ChallengeFailed
+from wangyin.authn.errors import ChallengeFailed, PasskeyRefused
 from wangyin.authn.models import Passkey
 
 RP_NAME = "网银银行"
+# A sign-in challenge is drawn when the customer presses the button: two minutes is ample
+# for a fingerprint and short enough that a stolen one is of little use.
+LOGIN_CHALLENGE_TTL = timedelta(minutes=2)
 
 
 def new_challenge() -> str:
@@ -46,6 +51,11 @@ def passkeys_of(person) -> list[Passkey]:
                 .order_by("created_at"))
 
 
+def user_handle(person_id: int) -> bytes:
+    """The WebAuthn user id of a person's passkeys (set at registration)."""
+    return f"wangyin-person-{person_id}".encode()
+
+
 def _descriptors(person) -> list[PublicKeyCredentialDescriptor]:
     return [PublicKeyCredentialDescriptor(id=base64url_to_bytes(p.credential_id))
             for p in passkeys_of(person)]
@@ -55,10 +65,11 @@ def registration_options(*, person, login_name: str, challenge: str) -> str:
     """The options for ``navigator.credentials.create()`` as JSON."""
     options = generate_registration_options(
         rp_id=settings.WEBAUTHN_RP_ID, rp_name=RP_NAME, user_name=login_name,
-        user_id=f"wangyin-person-{person.pk}".encode(), user_display_name=person.masked_name,
+        user_id=user_handle(person.pk), user_display_name=person.masked_name,
         challenge=base64url_to_bytes(challenge), exclude_credentials=_descriptors(person),
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.PREFERRED,
+            # Discoverable, so that it can sign in without a login name (login_options).
+            resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.REQUIRED))
     return options_to_json(options)
 
@@ -100,6 +111,22 @@ def assertion_options(*, person, challenge: str) -> str:
         user_verification=UserVerificationRequirement.REQUIRED))
 
 
+def _verified_sign_count(passkey: Passkey, data: dict, challenge: str) -> int:
+    """The new signature counter of a valid assertion by ``passkey`` over ``challenge``
+    (origin, RP id, user verification, signature, counter); raises otherwise."""
+    return verify_authentication_response(
+        credential=data, expected_challenge=base64url_to_bytes(challenge),
+        expected_rp_id=settings.WEBAUTHN_RP_ID, expected_origin=settings.WEBAUTHN_ORIGINS,
+        credential_public_key=bytes(passkey.public_key),
+        credential_current_sign_count=passkey.sign_count,
+        require_user_verification=True).new_sign_count
+
+
+def _used(passkey: Passkey, sign_count: int, at: datetime) -> None:
+    passkey.sign_count, passkey.last_used_at = sign_count, at
+    passkey.save(update_fields=["sign_count", "last_used_at"])
+
+
 def passkey_accept(*, person, assertion: str, challenge: str, at: datetime) -> bool:
     """Check an assertion from one of the customer's passkeys over ``challenge``; the
     caller holds the challenge row's lock. Updates the signature counter."""
@@ -110,13 +137,49 @@ def passkey_accept(*, person, assertion: str, challenge: str, at: datetime) -> b
                            credential_id=str(data.get("id", ""))).first())
         if passkey is None or not challenge:
             return False
-        verified = verify_authentication_response(
-            credential=data, expected_challenge=base64url_to_bytes(challenge),
-            expected_rp_id=settings.WEBAUTHN_RP_ID, expected_origin=settings.WEBAUTHN_ORIGINS,
-            credential_public_key=bytes(passkey.public_key),
-            credential_current_sign_count=passkey.sign_count, require_user_verification=True)
+        sign_count = _verified_sign_count(passkey, data, challenge)
     except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError):
         return False
-    passkey.sign_count, passkey.last_used_at = verified.new_sign_count, at
-    passkey.save(update_fields=["sign_count", "last_used_at"])
+    _used(passkey, sign_count, at)
     return True
+
+
+def login_options(*, challenge: str) -> str:
+    """The options for a sign-in without a login name: no allowCredentials, so the
+    authenticator offers the passkeys it holds for this site and the page says nothing
+    about which names have one (AU-09)."""
+    return options_to_json(generate_authentication_options(
+        rp_id=settings.WEBAUTHN_RP_ID, challenge=base64url_to_bytes(challenge),
+        allow_credentials=[], user_verification=UserVerificationRequirement.REQUIRED))
+
+
+@transaction.atomic
+def passkey_identify(*, assertion: str, challenge: str, challenge_issued_at: datetime | None,
+                     at: datetime) -> Passkey:
+    """The passkey that signed ``challenge`` (issued for ``login_options`` at
+    ``challenge_issued_at``, used once: the caller has already forgotten it) with the
+    customer's fingerprint or face. Updates its signature counter. Raises
+    ``PasskeyRefused``; its ``passkey`` is None for an unknown credential."""
+    try:
+        data = json.loads(assertion or "")
+        credential_id = str(data.get("id") or "")
+        handle = (data.get("response") or {}).get("userHandle") or ""
+    except (ValueError, AttributeError) as exc:
+        raise PasskeyRefused(why="malformed assertion") from exc
+    passkey = (Passkey.objects.select_for_update().filter(credential_id=credential_id).first()
+               if credential_id else None)
+    if passkey is None:
+        raise PasskeyRefused(why="unknown credential")
+    if passkey.removed_at is not None:
+        raise PasskeyRefused(why="passkey removed", passkey=passkey)
+    if (not challenge or challenge_issued_at is None
+            or not timedelta(0) <= at - challenge_issued_at <= LOGIN_CHALLENGE_TTL):
+        raise PasskeyRefused(why="no challenge, or it expired", passkey=passkey)
+    try:
+        if base64url_to_bytes(str(handle)) != user_handle(passkey.person_id):
+            raise PasskeyRefused(why="user handle of another person", passkey=passkey)
+        sign_count = _verified_sign_count(passkey, data, challenge)
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise PasskeyRefused(why=f"verification: {exc}", passkey=passkey) from exc
+    _used(passkey, sign_count, at)
+    return passkey

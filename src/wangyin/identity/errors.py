@@ -16,6 +16,15 @@ class LoginFailed(IdentityError):
                 "Please try again or contact the bank.")
 
 
+class PasskeyLoginFailed(IdentityError):
+    """Every failed passkey sign-in, whatever the reason (the audit has it)."""
+
+    code = "passkey_login_failed"
+    http_status = 401
+    message = _("The passkey sign-in did not succeed. Please try again, or sign in with "
+                "your login name and password.")
+
+
 class LoginLocked(IdentityError):
     code = "login_locked"
     http_status = 403

@@ -59,14 +59,23 @@ class LoginOutcome(models.TextChoices):
     BAD_PASSWORD = "BAD_PASSWORD", _("Wrong password")
     LOCKED = "LOCKED", _("Login locked")
     CLOSED = "CLOSED", _("Internet banking closed")
+    BAD_PASSKEY = "BAD_PASSKEY", _("Passkey refused")
+
+
+class LoginMethod(models.TextChoices):
+    PASSWORD = "PASSWORD", _("Password")
+    PASSKEY = "PASSKEY", _("Passkey")
 
 
 class LoginEvent(models.Model):
-    """One password attempt of a known login (unknown names are not stored: they would
-    reveal what people type, and the customer cannot see them anyway)."""
+    """One sign-in attempt of a known login, by password or passkey (unknown names and
+    credentials are not stored: they would reveal what people type, and the customer
+    cannot see them anyway)."""
 
     user = models.ForeignKey(ChannelUser, on_delete=models.PROTECT, related_name="logins")
     outcome = models.CharField(max_length=12, choices=LoginOutcome.choices)
+    method = models.CharField(max_length=8, choices=LoginMethod.choices,
+                              default=LoginMethod.PASSWORD)
     ip = models.GenericIPAddressField(null=True, blank=True)
     device = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=200, blank=True)

@@ -27,6 +27,7 @@ class HomeOverview:
     name_masked: str
     previous_login_at: datetime | None
     previous_login_ip: str | None
+    previous_login_method: str  # "Password" / "Passkey", translated; "" without one
     failures_since: int
     unusual: bool
     accounts: list[AccountLine]
@@ -66,6 +67,7 @@ def home_overview(*, user: ChannelUser, session: CustomerSession) -> HomeOvervie
     return HomeOverview(name_masked=user.person.masked_name,
                         previous_login_at=previous.at if previous else None,
                         previous_login_ip=previous.ip if previous else None,
+                        previous_login_method=previous.get_method_display() if previous else "",
                         failures_since=failures, unusual=unusual, accounts=accounts)
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from wangyin.audit import services as audit
 from wangyin.authn import certificates, limits, passkeys, policy
 from wangyin.authn import services as authn
-from wangyin.authn.errors import NoCertificate
+from wangyin.authn.errors import NoCertificate, PasskeyRefused
 from wangyin.customers.errors import PartyNotFound
 from wangyin.customers.models import Person
 from wangyin.identity import reserved, sessions
@@ -32,6 +32,7 @@ from wangyin.identity.errors import (
     LoginLocked,
     LoginNameTaken,
     NotEnrolled,
+    PasskeyLoginFailed,
     PasswordReused,
     RiskNotAcknowledged,
     WeakPassword,
@@ -40,6 +41,7 @@ from wangyin.identity.models import (
     ChannelUser,
     Edition,
     LoginEvent,
+    LoginMethod,
     LoginOutcome,
     SessionEnd,
     UserStatus,
@@ -252,6 +254,67 @@ def _password_attempt(*, login_name: str, password: str, ip: str | None, device:
     event(LoginOutcome.SUCCESS)
     audit.record(actor=user.actor, action="identity.login.succeeded", ip=ip, device=device,
                  target=f"channel_user:{user.pk}", occurred_at=at)
+    return user, LoginOutcome.SUCCESS
+
+
+def passkey_login(*, assertion: str, challenge: str, challenge_issued_at: datetime | None,
+                  ip: str | None, device: str, user_agent: str, at: datetime) -> ChannelUser:
+    """Sign in with a passkey instead of the password (AU-18): the assertion names the
+    passkey, the passkey the person, the person their active login. The login's rules are
+    the password's: closed or locked logins do not sign in; the caller then runs the same
+    device check and session start. Raises ``PasskeyLoginFailed`` (one vague error,
+    whatever went wrong) or ``LoginLocked`` (only after the passkey verified).
+
+    Like ``password_login``, the attempt is committed before the error is raised. A
+    refused passkey does not count towards the password lock-out: its signature cannot be
+    guessed, and whoever learnt a credential id could otherwise lock the customer out."""
+    user, outcome = _passkey_attempt(assertion=assertion, challenge=challenge,
+                                     challenge_issued_at=challenge_issued_at, ip=ip,
+                                     device=device, user_agent=user_agent, at=at)
+    if outcome == LoginOutcome.SUCCESS:
+        return user
+    if outcome == LoginOutcome.LOCKED:
+        raise LoginLocked()
+    raise PasskeyLoginFailed(extra={"reason": outcome})
+
+
+@transaction.atomic
+def _passkey_attempt(*, assertion: str, challenge: str, challenge_issued_at: datetime | None,
+                     ip: str | None, device: str, user_agent: str,
+                     at: datetime) -> tuple[ChannelUser | None, str]:
+    try:
+        passkey = passkeys.passkey_identify(assertion=assertion, challenge=challenge,
+                                            challenge_issued_at=challenge_issued_at, at=at)
+        why = ""
+    except PasskeyRefused as exc:
+        if exc.passkey is None:  # like an unknown login name: nothing to record
+            return None, "unknown credential"
+        passkey, why = exc.passkey, exc.why
+    user = (ChannelUser.objects.select_for_update().select_related("person")
+            .filter(person_id=passkey.person_id, status=UserStatus.ACTIVE).first())
+
+    def failed(outcome: str, why: str) -> tuple[ChannelUser | None, str]:
+        if user is not None:
+            LoginEvent.objects.create(user=user, outcome=outcome, method=LoginMethod.PASSKEY,
+                                      ip=ip, device=device[:64], user_agent=user_agent[:200],
+                                      at=at)
+        audit.record(actor=f"customer:{passkey.person_id}", action="identity.login.passkey",
+                     ip=ip, device=device, result="FAILURE", target=f"passkey:{passkey.pk}",
+                     occurred_at=at, details={"why": why})
+        return user, outcome
+
+    if user is None:
+        return failed("unknown or closed", why or "no active internet banking")
+    if why:
+        return failed(LoginOutcome.BAD_PASSKEY, why)
+    if user.locked_until and user.locked_until > at:
+        return failed(LoginOutcome.LOCKED, "login locked")
+    LoginEvent.objects.create(user=user, outcome=LoginOutcome.SUCCESS,
+                              method=LoginMethod.PASSKEY, ip=ip, device=device[:64],
+                              user_agent=user_agent[:200], at=at)
+    audit.record(actor=user.actor, action="identity.login.passkey", ip=ip, device=device,
+                 target=f"channel_user:{user.pk}", occurred_at=at,
+                 details={"passkey": passkey.pk})
     return user, LoginOutcome.SUCCESS
 
 

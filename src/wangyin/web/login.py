@@ -1,18 +1,20 @@
 """Customer login: captcha first, then the reserved message, then the password on the
-server-shuffled soft keyboard, encrypted in the browser (see ``identity.transport``)."""
+server-shuffled soft keyboard, encrypted in the browser (see ``identity.transport``) — or a
+passkey instead of all three (AU-18). Either way the device check and the session start
+are the same."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from wangyin.authn import policy
+from wangyin.authn import passkeys, policy
 from wangyin.authn import services as authn
 from wangyin.core import clock, ratelimit
 from wangyin.core.crypto import blind_index
@@ -31,6 +33,7 @@ BIND = "login_bind"
 BIND_WINDOW = timedelta(minutes=5)
 PENDING = "login_name"
 CAPTCHA = "login_captcha"
+PASSKEY = "login_passkey"
 
 
 def pad_for(request, key: str) -> PasswordPad:
@@ -123,12 +126,7 @@ def login_password(request):
         except DomainError as exc:
             error = str(exc.message)
         else:
-            request.session.pop(PENDING, None)
-            request.session.cycle_key()
-            if not devices.device_is_bound(user=user, device_id=request.device_id):
-                request.session[BIND] = {"user": user.pk, "at": clock.now().isoformat()}
-                return redirect("login_device")
-            return _start_session(request, user)
+            return _signed_in(request, user)
         # Any failure returns to the start: a new captcha for every password attempt.
         request.session.pop(PENDING, None)
         request.session["login_error"] = error
@@ -137,6 +135,47 @@ def login_password(request):
     return render(request, "web/login_password.html", {
         "login_name": name, "reserved_message": identity.reserved_message(name),
         **pad_context(pad)})
+
+
+@require_POST
+def login_passkey_options(request):
+    """The WebAuthn options for signing in with a passkey; the challenge stays in the
+    server session, for one use within ``passkeys.LOGIN_CHALLENGE_TTL``."""
+    if too_many(request, "login"):
+        return JsonResponse({"error": str(TOO_MANY)}, status=429)
+    challenge = passkeys.new_challenge()
+    request.session[PASSKEY] = {"challenge": challenge, "at": clock.now().isoformat()}
+    response = HttpResponse(passkeys.login_options(challenge=challenge),
+                            content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def login_passkey(request):
+    pending = request.session.pop(PASSKEY, None) or {}
+    try:
+        issued_at = datetime.fromisoformat(pending["at"]) if "at" in pending else None
+        user = identity.passkey_login(
+            assertion=request.POST.get("assertion", "")[:8000],
+            challenge=pending.get("challenge", ""), challenge_issued_at=issued_at,
+            ip=client_ip(request), device=request.device_id,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""), at=clock.now())
+    except DomainError as exc:
+        request.session["login_error"] = str(exc.message)
+        return redirect("login")
+    return _signed_in(request, user)
+
+
+def _signed_in(request, user):
+    """After the right password or passkey: a new session key, then a device that is not
+    bound yet is bound with an SMS code (AU-16) before the session starts."""
+    request.session.pop(PENDING, None)
+    request.session.cycle_key()
+    if not devices.device_is_bound(user=user, device_id=request.device_id):
+        request.session[BIND] = {"user": user.pk, "at": clock.now().isoformat()}
+        return redirect("login_device")
+    return _start_session(request, user)
 
 
 def _start_session(request, user):
