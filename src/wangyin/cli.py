@@ -7,6 +7,7 @@
     wangyin compliance       requirement -> tests -> last result matrix
     wangyin sms inbox        the SMS sandbox: what the bank has sent
     wangyin token code|answer  the demo customer's tokens, played in software
+    wangyin face register    the face-verification sandbox: a customer's ID photo
     wangyin manage ARGS...   any Django management command
 """
 
@@ -125,6 +126,43 @@ def token_answer(question: str, seed: str | None) -> None:
         click.echo("the question is up to 16 digits", err=True)
         sys.exit(2)
     click.echo(ocra_response(seed or _demo_seed("demo_ocra"), question, timezone.now()))
+
+
+@main.group(help="The face-verification sandbox (WANGYIN_FACE_VERIFIER=sandbox).")
+def face() -> None:
+    pass
+
+
+@face.command("register", help="Make PICTURE (JPEG or PNG) the ID photo that the sandbox "
+              "compares LOGIN's face with. The sandbox compares pictures, not faces: take "
+              "it with the camera you will verify with.")
+@click.argument("login")
+@click.argument("picture", type=click.Path(exists=True, dir_okay=False))
+def face_register(login: str, picture: str) -> None:
+    _django()
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from wangyin.authn.face import sandbox_register
+    from wangyin.identity.models import ChannelUser
+
+    if settings.FACE_VERIFIER != "sandbox":
+        click.echo("the bank does not use the face-verification sandbox", err=True)
+        sys.exit(1)
+    user = ChannelUser.objects.select_related("person").filter(login_name=login).first()
+    if user is None:
+        click.echo(f"no internet banking login {login!r}", err=True)
+        sys.exit(1)
+    person = user.person
+    try:
+        sandbox_register(id_type=person.id_type, id_number=person.id_number, name=person.name,
+                         picture=Path(picture).read_bytes(), at=timezone.now())
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(f"registered the ID photo of {person.masked_name} ({login})")
 
 
 @main.command(help="Print the compliance matrix and write docs/compliance.md.")

@@ -148,6 +148,12 @@ ACCOUNT_NUMBER_PREFIX = os.environ.get("WANGYIN_ACCOUNT_PREFIX", "62368001")
 # "http" sends through WANGYIN_SMS_URL with the bearer token WANGYIN_SMS_TOKEN.
 SMS_GATEWAY = os.environ.get("WANGYIN_SMS_GATEWAY", "sandbox")
 SMS_URL = os.environ.get("WANGYIN_SMS_URL", "")
+# Face verification against the ID photo (FA-08, ``authn.face``): "sandbox" (the sandbox
+# register, `wangyin face register`), "http" (WANGYIN_FACE_URL with the bearer token
+# WANGYIN_FACE_TOKEN) or "off". The similarity the bank requires of the provider's answer.
+FACE_VERIFIER = os.environ.get("WANGYIN_FACE_VERIFIER", "sandbox")
+FACE_URL = os.environ.get("WANGYIN_FACE_URL", "")
+FACE_MIN_SIMILARITY = float(os.environ.get("WANGYIN_FACE_MIN_SIMILARITY", "0.85"))
 
 # Customer login (AU-08, AU-12): consecutive failures before login locks until the next
 # day (the standards allow at most 10), and the age at which a password must be changed.

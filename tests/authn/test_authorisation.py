@@ -69,14 +69,23 @@ def test_unverified_stale_foreign_or_weaker_is_refused(user, at, make_person):
                                 at=at + timedelta(seconds=1))
 
 
-@pytest.mark.req("FA-09", "ON-08")
-def test_policy_rows(user, at):
+@pytest.mark.req("FA-09", "ON-08", "FA-08")
+def test_policy_rows(user, at, settings, make_person):
     person = user.person
     assert policy.required_factors(person=person, purpose="register") == ("SMS",)
     assert policy.required_factors(person=person, purpose="device.bind") == ("SMS",)
     assert policy.required_factors(person=person, purpose="security.change") == ("SMS",)
+    # No security device: the face against the ID card's photo, where the bank verifies
+    # faces and the document is a resident ID card; else the counter.
+    assert policy.required_factors(person=person, purpose="password.reset") == ("SMS", "FACE")
+    visitor = make_person(id_type="PASSPORT", id_number="E12345678", name="李四",
+                          phone="13900000001")
+    with pytest.raises(NoSecondFactor):
+        policy.required_factors(person=visitor, purpose="password.reset")
+    settings.FACE_VERIFIER = "off"
     with pytest.raises(NoSecondFactor):
         policy.required_factors(person=person, purpose="password.reset")
+    settings.FACE_VERIFIER = "sandbox"
     tokens.token_issue(person_id=person.pk, serial="WY00012345", seed=SEED, staff="s",
                        reason="r", at=at)
     for purpose in ("device.bind", "security.change", "password.reset"):

@@ -41,6 +41,16 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
     device = SoftUsbKey.open(first.usb_key["device"], confirm=lambda text: True)
     assert device.serial == "WYDEMO0003" and device.certificate == bytes(certificate.der)
     assert first.usb_key["device"].startswith(str(own_var_dir))
+    # 李娜 holds no device: her face stands in, and the demo camera file shows that face.
+    from wangyin.authn import face, policy
+    lina = Person.objects.get(channel_users__login_name="linademo")
+    assert policy.required_factors(person=lina, purpose="password.reset") == ("SMS", "FACE")
+    camera = (own_var_dir / "demo" / "face-camera-linademo.mjpeg").read_bytes()
+    frames = [b"\xff\xd8" + part for part in camera.split(b"\xff\xd8")[1:4]]
+    seen = face.SandboxFaceVerifier().compare(id_type=lina.id_type, id_number=lina.id_number,
+                                              name=lina.name, frames=frames, reference="t")
+    assert seen.on_record and seen.live and seen.similarity >= 0.85
+    assert first.face_camera.startswith(str(own_var_dir))
     products = sorted(CustomerAccount.objects.values_list("product", flat=True))
     assert products == ["CORPORATE_BASIC", "CORPORATE_GENERAL", "PERSONAL_I", "PERSONAL_II",
                         "PERSONAL_III"]

@@ -1,18 +1,23 @@
 """Forgotten password online (FP-01, ON-08): account + ID + captcha, then the SMS code to
 the reserved phone and the customer's security device, then a new password. Without a
-security device the customer is sent to the counter."""
+security device the customer's face is compared with their ID card's photo (FA-08), and
+where the bank does not verify faces they are sent to the counter."""
+
+import base64
+import json
 
 import pyotp
 import pytest
 
 from tests.conftest import ID_NUMBER
 from wangyin.audit.models import AuditEvent
-from wangyin.authn import tokens
+from wangyin.authn import face, tokens
 from wangyin.core import clock
 from wangyin.customers.services import personal_account_open
 from wangyin.identity.models import Captcha, CustomerSession, SessionEnd
 from wangyin.identity.transport import encrypt_payload
 from wangyin.notify.models import SmsMessage
+from wangyin.ops import faces
 
 from .conftest import PASSWORD, keys_for, pass_captcha, sign_in, sms_code, submit_password
 
@@ -41,13 +46,14 @@ def _start(client, account_number, id_number=ID_NUMBER):
                                              "id_number": id_number, "captcha": answer})
 
 
-def _confirm(client, *, code, token_code, new=NEW):
+def _confirm(client, *, code, token_code="", new=NEW, face_frames=""):
     client.get("/password/forgot/confirm/")
     pad = client.session["reset_pad"]
     payload = encrypt_payload({"nonce": pad["nonce"], "fields": {
         "new": keys_for(new, pad["layout"]), "confirm": keys_for(new, pad["layout"])}})
     return client.post("/password/forgot/confirm/", {"payload": payload, "code": code,
-                                                     "token_code": token_code})
+                                                     "token_code": token_code,
+                                                     "face_frames": face_frames})
 
 
 def _password_step(client, password) -> str:
@@ -99,7 +105,9 @@ def test_a_wrong_token_code_changes_nothing(client, account, with_token, ready_c
     assert ready_customer.password == before
 
 
-def test_without_a_security_device_the_customer_is_sent_to_the_counter(client, account):
+def test_without_a_security_device_or_face_check_the_customer_is_sent_to_the_counter(
+        client, account, settings):
+    settings.FACE_VERIFIER = "off"  # a bank without a face-verification provider
     sent = SmsMessage.objects.count()
     response = _start(client, account.number)
     assert response.status_code == 403
@@ -127,3 +135,70 @@ def test_codes_are_bound_to_the_device_that_asked(client, account, with_token, r
     assert response.status_code == 400
     ready_customer.refresh_from_db()
     assert ready_customer.password == before
+
+
+def _frames(who: str, sway=((0, 0), (2, 1), (3, 3))) -> str:
+    """What face.js posts: three camera pictures a moment apart, as JPEG data URLs."""
+    return json.dumps(["data:image/jpeg;base64," + base64.b64encode(
+        faces.portrait(who, dx=dx, dy=dy)).decode() for dx, dy in sway])
+
+
+@pytest.fixture
+def id_photo(ready_customer, at):
+    """The customer's ID photo in the face-verification sandbox's register."""
+    person = ready_customer.person
+    face.sandbox_register(id_type=person.id_type, id_number=person.id_number, name=person.name,
+                          picture=faces.portrait(person.name), at=at)
+
+
+@pytest.mark.req("FA-08")
+def test_without_a_device_the_face_against_the_id_photo_resets_the_password(
+        client, account, ready_customer, id_photo):
+    assert _start(client, account.number).url == "/password/forgot/confirm/"
+    page = client.get("/password/forgot/confirm/")
+    assert 'name="face_frames"' in page.content.decode()
+    assert "camera=(self)" in page["Permissions-Policy"]
+    assert "camera=()" in client.get("/login/")["Permissions-Policy"]  # only where asked
+
+    done = _confirm(client, code=sms_code("authn.password.reset"),
+                    face_frames=_frames(ready_customer.person.name))
+
+    assert done.status_code == 302 and done.url == "/login/"
+    assert _password_step(client.__class__(), NEW) == "/login/device/"
+    check = AuditEvent.objects.get(action="authn.face.checked")
+    assert check.result == "SUCCESS" and check.details["live"] is True
+    assert check.details["similarity"] >= 0.85
+    assert "frames" not in json.dumps(check.details)  # no picture is kept
+
+
+@pytest.mark.req("FA-08")
+@pytest.mark.parametrize(("frames", "why"), [
+    (lambda name: _frames("someone else"), "another face"),
+    (lambda name: _frames(name, sway=((0, 0),) * 3), "not live"),  # one still picture
+    (lambda name: _frames(name, sway=((0, 0),) * 2), "no usable frames"),
+    (lambda name: json.dumps(["data:image/jpeg;base64,AAAA"] * 3), "no usable frames"),
+    (lambda name: "", "no usable frames"),
+])
+def test_a_face_that_is_not_accepted_changes_nothing(client, account, ready_customer, id_photo,
+                                                     frames, why):
+    _start(client, account.number)
+    ready_customer.refresh_from_db()
+    before = ready_customer.password
+    response = _confirm(client, code=sms_code("authn.password.reset"),
+                        face_frames=frames(ready_customer.person.name))
+    assert response.status_code == 400
+    assert "ID card" in response.content.decode() or "身份证照片" in response.content.decode()
+    ready_customer.refresh_from_db()
+    assert ready_customer.password == before
+    failed = AuditEvent.objects.filter(action="authn.challenge.failed").latest("id")
+    assert failed.details["factors"]["FACE"] == why
+
+
+@pytest.mark.req("FA-08")
+def test_a_customer_not_on_the_register_cannot_pass_the_face_check(client, account,
+                                                                   ready_customer):
+    _start(client, account.number)
+    response = _confirm(client, code=sms_code("authn.password.reset"),
+                        face_frames=_frames(ready_customer.person.name))
+    assert response.status_code == 400
+    assert AuditEvent.objects.get(action="authn.face.checked").details["on_record"] is False

@@ -8,6 +8,16 @@ class ChallengeFailed(DomainError):
     message = _("The verification code is wrong or has expired. Request a new one.")
 
 
+class FaceNotRecognised(DomainError):
+    """The other codes were right; the face was not accepted (not the ID photo's, not live,
+    or the provider did not answer). The audit says which."""
+
+    code = "face_not_recognised"
+    http_status = 400
+    message = _("Your face could not be matched with your ID card's photo. Face the camera "
+                "in good light and try again, or visit a branch counter.")
+
+
 class PasskeyRefused(DomainError):
     """A passkey assertion that does not prove anything: an unknown or removed credential,
     a missing or stale challenge, another person's user handle, a bad signature, no user

@@ -22,6 +22,7 @@ class Factor(models.TextChoices):
     PASSKEY = "PASSKEY", _("Passkey (fingerprint or face on this device)")
     USBKEY = "USBKEY", _("USB-Key")
     SOFTCERT = "SOFTCERT", _("Soft certificate on this device")
+    FACE = "FACE", _("Face verification against the ID photo")
 
 
 # The factors that are a token the customer holds, strongest first: a challenge-response
@@ -312,3 +313,13 @@ class Signature(models.Model):
     payload = models.TextField()
     signature = models.BinaryField()
     signed_at = models.DateTimeField()
+
+
+class SandboxFacePhoto(models.Model):
+    """The face-verification sandbox's stand-in for the public-security photo register
+    (``authn.face``): for each ID document, a perceptual hash of its picture — never the
+    picture itself. Filled by ``wangyin face register`` and the demo data."""
+
+    id_index = models.CharField(max_length=64, unique=True)  # blind index of type + number
+    picture_hash = models.CharField(max_length=64)  # 256-bit difference hash, hex
+    registered_at = models.DateTimeField()

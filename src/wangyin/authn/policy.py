@@ -6,7 +6,9 @@ with the payments work; this table covers the identity operations so far.
   when they hold one — holding a stronger factor is never a reason to ask for less, and a
   locked token does not fall back to SMS alone.
 - ``password.reset`` online: the SMS code and a security device (ON-08); a customer
-  without one is sent to the counter.
+  without one verifies their face against their ID card's photo instead (FA-08, where the
+  bank has a face-verification provider and the document is a resident ID card), else is
+  sent to the counter.
 - ``passkey.add``, ``softcert.add``: the SMS code and a security device — a passkey or a
   soft certificate is added only with an existing strong factor (FA-07, FA-06).
 - ``security.change`` by a customer with a passkey: the SMS code and the passkey (changes
@@ -22,14 +24,17 @@ from datetime import datetime
 from django.db import transaction
 
 from wangyin.audit import services as audit
-from wangyin.authn import cards, certificates, passkeys, tokens
+from wangyin.authn import cards, certificates, face, passkeys, tokens
 from wangyin.authn.errors import NoSecondFactor
 from wangyin.authn.models import Factor, FactorPreference
+from wangyin.customers.models import IdType
 
 SMS_ONLY = ("register",)
 SMS_PLUS_HELD = ("device.bind", "security.change")
 SMS_PLUS_REQUIRED = ("password.reset", "phone.change", "passkey.add", "softcert.add")
 PURPOSES = SMS_ONLY + SMS_PLUS_HELD + SMS_PLUS_REQUIRED
+# Where the customer's face may stand in for a security device they do not hold.
+FACE_INSTEAD = ("password.reset",)
 
 
 # For operations without a payee or amount an OCRA question is random digits, no stronger
@@ -86,6 +91,9 @@ def required_factors(*, person, purpose: str, device_id: str = "") -> tuple[str,
     if purpose == "security.change" and passkeys.passkeys_of(person):
         return (Factor.SMS, Factor.PASSKEY)
     second = None if purpose in SMS_ONLY else second_factor_of(person, device_id)
+    if (second is None and purpose in FACE_INSTEAD and face.enabled()
+            and person.id_type == IdType.RESIDENT_ID):
+        second = Factor.FACE
     if purpose in SMS_PLUS_REQUIRED and second is None:
         raise NoSecondFactor()
     return (Factor.SMS, second) if second else (Factor.SMS,)

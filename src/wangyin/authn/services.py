@@ -22,11 +22,12 @@ from django.conf import settings
 from django.db import transaction
 
 from wangyin.audit import services as audit
-from wangyin.authn import cards, certificates, passkeys, tokens
+from wangyin.authn import cards, certificates, face, passkeys, tokens
 from wangyin.authn.errors import (
     CardUnusable,
     ChallengeFailed,
     DigestMismatch,
+    FaceNotRecognised,
     NoCertificate,
     NotAuthorised,
     TokenLocked,
@@ -93,6 +94,8 @@ def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetim
         raise CardUnusable()
     if Factor.PASSKEY in factors and not passkeys.passkeys_of(person):
         raise ValueError("the customer has no passkey")
+    if Factor.FACE in factors and not face.enabled():
+        raise ValueError("the bank has no face-verification provider")
     certificate = None
     for factor in CERT_FACTORS:
         if factor in factors:
@@ -138,9 +141,12 @@ def challenge_verify(*, challenge_id: int, person, purpose: str, digest: str,
     """Check the code of every factor the challenge asked for; raises ``ChallengeFailed``
     (or ``TokenLocked`` when this guess locked the token). A wrong guess is committed
     before the error so the guess budgets hold."""
-    ok = _verify(challenge_id=challenge_id, person=person, purpose=purpose, digest=digest,
-                 codes=codes, at=at)
+    ok, results = _verify(challenge_id=challenge_id, person=person, purpose=purpose,
+                          digest=digest, codes=codes, at=at)
     if ok is None:
+        if results.get(Factor.FACE, True) is not True and all(
+                value is True for factor, value in results.items() if factor != Factor.FACE):
+            raise FaceNotRecognised()
         if any(t.status == TokenStatus.LOCKED for t in tokens.tokens_of(person)):
             raise TokenLocked()
         card = cards.card_of(person)
@@ -151,12 +157,15 @@ def challenge_verify(*, challenge_id: int, person, purpose: str, digest: str,
 
 
 @transaction.atomic
-def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChallenge | None:
+def _verify(*, challenge_id, person, purpose, digest, codes,
+            at) -> tuple[AuthChallenge | None, dict]:
+    """The challenge if every factor was right, and each factor's result (True or why
+    not); (None, {}) for a challenge that cannot be verified at all."""
     challenge = AuthChallenge.objects.select_for_update().filter(
         pk=challenge_id, person=person, purpose=purpose).first()
     if (challenge is None or challenge.verified_at is not None or challenge.expires_at <= at
             or challenge.attempts >= MAX_GUESSES or challenge.digest != digest):
-        return None
+        return None, {}
     challenge.attempts += 1
     results = {}
     if Factor.SMS in challenge.factors:
@@ -177,6 +186,11 @@ def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChalleng
         results[Factor.PASSKEY] = passkeys.passkey_accept(
             person=person, assertion=codes.get(Factor.PASSKEY, ""),
             challenge=challenge.webauthn_challenge, at=at)
+    if Factor.FACE in challenge.factors:
+        # The provider is asked within the challenge's lock: each try counts once.
+        results[Factor.FACE] = face.face_check(
+            person=person, answer=codes.get(Factor.FACE, ""), at=at,
+            reference=f"challenge-{challenge.pk}-{challenge.attempts}") or True
     for factor in CERT_FACTORS:
         if factor in challenge.factors:
             why = certificates.signature_accept(
@@ -190,7 +204,7 @@ def _verify(*, challenge_id, person, purpose, digest, codes, at) -> AuthChalleng
                  else "authn.challenge.failed", result="SUCCESS" if good else "FAILURE",
                  target=f"challenge:{challenge.pk}", occurred_at=at,
                  details={"purpose": purpose, "factors": results})
-    return challenge if good else None
+    return (challenge if good else None), results
 
 
 def _signature_bytes(text: str | None) -> bytes:

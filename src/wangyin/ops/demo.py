@@ -78,6 +78,7 @@ class DemoResult:
     tokens: list[dict] = field(default_factory=list)
     card_pdf: str = ""
     usb_key: dict = field(default_factory=dict)
+    face_camera: str = ""
     journals_posted: int = 0
 
 
@@ -108,6 +109,7 @@ def load_demo(*, now: datetime | None = None, history_size: int = HISTORY_SIZE) 
     result.customers.append({"name": COMPANY["name"], "product": "CORPORATE",
                              "account": ", ".join(a.number for a in company_accounts)})
     _logins(now, people, result)
+    _face(now, people[1], result)
     return result
 
 
@@ -266,6 +268,30 @@ def _usb_key(now: datetime, account, result: DemoResult) -> None:
         request_der=key.signing_request(pin), at=now)
     key.install(bytes(certificate.der))
     result.created.append(f"USB-Key {DEMO_USB_KEY} for zhangwei")
+
+
+def demo_face_camera_path():
+    from wangyin.core.paths import var_dir
+
+    return var_dir() / "demo" / "face-camera-linademo.mjpeg"
+
+
+def _face(now: datetime, account, result: DemoResult) -> None:
+    """李娜 (linademo) holds no security device, so her forgotten-password page asks for
+    her face (FA-08). Her "ID photo" in the face-verification sandbox is a drawn portrait,
+    and var/demo/face-camera-linademo.mjpeg plays the same face to Chromium's fake camera
+    (``wangyin face register`` puts your own picture there instead)."""
+    from django.conf import settings
+
+    from wangyin.authn import face
+    from wangyin.ops import faces
+
+    if settings.FACE_VERIFIER != "sandbox":
+        return
+    name = account.person.name
+    face.sandbox_register(id_type=account.person.id_type, id_number=account.person.id_number,
+                          name=name, picture=faces.portrait(name), at=now)
+    result.face_camera = str(faces.camera_file(name, demo_face_camera_path()))
 
 
 def _gl_accounts(now: datetime, result: DemoResult) -> dict[str, Account]:

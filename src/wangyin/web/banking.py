@@ -494,10 +494,10 @@ def security_confirm(request):
             request.session.pop(CHANGE, None)
             request.session[CHANGE_NOTICE] = _("Done: %(what)s.") % {"what": description}
             return redirect("security")
-    return render(request, "web/security_confirm.html", {
+    return stepup.camera_if_asked(render(request, "web/security_confirm.html", {
         "description": description, "error": error,
         **stepup.factor_context(pending, user.person.masked_phone)},
-        status=400 if error else 200)
+        status=400 if error else 200), pending)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -226,9 +226,9 @@ def login_device(request):
         else:
             pending = {**pending, **stepup.pending_of(challenge)}
             request.session[BIND] = pending
-    return render(request, "web/login_device.html", {
+    return stepup.camera_if_asked(render(request, "web/login_device.html", {
         "error": error, **stepup.factor_context(pending, user.person.masked_phone)},
-        status=400 if error else 200)
+        status=400 if error else 200), pending)
 
 
 @require_safe

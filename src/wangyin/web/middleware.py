@@ -10,6 +10,11 @@ def content_security_policy() -> str:
             "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
+PERMISSIONS = "camera=(), microphone=(), geolocation=()"
+# A page that asks for the customer's face (FA-08) may use the camera, on this origin only.
+CAMERA_PERMISSIONS = "camera=(self), microphone=(), geolocation=()"
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -17,5 +22,5 @@ class SecurityHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", content_security_policy())
-        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.setdefault("Permissions-Policy", PERMISSIONS)
         return response

@@ -118,10 +118,10 @@ def _new_password(request, flow: str) -> str:
 
 
 def _confirm_page(request, flow: str, state: dict, person, *, error=""):
-    return render(request, "web/selfservice_confirm.html", {
+    return stepup.camera_if_asked(render(request, "web/selfservice_confirm.html", {
         **FLOWS[flow], "login_name": state.get("login_name", ""), "error": error,
         **stepup.factor_context(state, person.masked_phone),
-        **pad_context(pad_for(request, f"{flow}_pad"))}, status=400 if error else 200)
+        **pad_context(pad_for(request, f"{flow}_pad"))}, status=400 if error else 200), state)
 
 
 def _confirmed(request, flow: str, state: dict, person, *, login_name: str, purpose: str,

@@ -38,6 +38,10 @@ class Command(BaseCommand):
                               f"{token['seed']} (play it with: {play})")
         if result.card_pdf:
             self.stdout.write(f"  zhangwei's password card: {result.card_pdf}")
+        if result.face_camera:
+            self.stdout.write(f"  linademo's face (forgotten-password page): start Chromium with "
+                              "--use-fake-device-for-media-stream "
+                              f"--use-file-for-fake-video-capture={result.face_camera}")
         if result.usb_key:
             self.stdout.write(f"  zhangwei's USB-Key {result.usb_key['serial']}: PIN "
                               f"{result.usb_key['pin']} (a software key in "
