@@ -8,7 +8,7 @@ import pytest
 from wangyin.audit.models import AuditEvent
 from wangyin.authn import policy, tokens
 from wangyin.authn import services as authn
-from wangyin.authn.errors import DigestMismatch, NoSecondFactor, NotAuthorised
+from wangyin.authn.errors import ChallengeFailed, DigestMismatch, NoSecondFactor, NotAuthorised
 
 from .conftest import SEED
 
@@ -31,7 +31,7 @@ def _use(user, challenge, at, digest="confirmed", **kw):
                                    digest=digest, at=at, **kw)
 
 
-@pytest.mark.req("TX-06")
+@pytest.mark.req("TX-06", "TX-16")
 def test_an_authorisation_works_once(user, at):
     challenge = _verified(user, at)
     assert _use(user, challenge, at).used_at == at
@@ -50,6 +50,7 @@ def test_different_data_is_refused_audited_and_burns_the_authorisation(user, at)
         _use(user, challenge, at)
 
 
+@pytest.mark.req("TX-16")
 def test_unverified_stale_foreign_or_weaker_is_refused(user, at, make_person):
     unverified = authn.challenge_issue(person=user.person, purpose="security.change",
                                        digest="confirmed", factors=["SMS"], at=at)
@@ -67,6 +68,16 @@ def test_unverified_stale_foreign_or_weaker_is_refused(user, at, make_person):
         authn.authorisation_use(challenge_id=challenge.pk, person=other,
                                 purpose="security.change", digest="confirmed",
                                 at=at + timedelta(seconds=1))
+    # The code sent to this customer's phone verifies only this customer's challenge.
+    later = at + timedelta(minutes=11)  # a fresh SMS budget
+    mine = authn.challenge_issue(person=user.person, purpose="security.change",
+                                 digest="confirmed", factors=["SMS"], at=later)
+    from wangyin.notify.models import SmsMessage
+    code = SmsMessage.objects.filter(purpose="authn.security.change").latest("id").body
+    with pytest.raises(ChallengeFailed):
+        authn.challenge_verify(challenge_id=mine.pk, person=other, purpose="security.change",
+                               digest="confirmed", codes={"SMS": code.split("验证码 ")[1][:6]},
+                               at=later)
 
 
 @pytest.mark.req("FA-09", "ON-08", "FA-08")

@@ -78,7 +78,7 @@ def test_an_answer_for_another_amount_or_an_old_minute_fails(user, ocra_token, a
                                    codes={"OCRA": answer}, at=at)
 
 
-@pytest.mark.req("FA-01")
+@pytest.mark.req("FA-01", "TX-03")
 def test_the_sms_names_the_masked_payee_and_the_amount(user, at):
     key = _transfer()
     _issue(user, key, at, factors=("SMS",))
@@ -88,7 +88,7 @@ def test_the_sms_names_the_masked_payee_and_the_amount(user, at):
     assert "¥1,234.56" in body and "请勿告诉任何人" in body
 
 
-@pytest.mark.req("TX-06")
+@pytest.mark.req("TX-06", "TX-05")  # the device (terminal) id is part of the confirmed data
 def test_key_data_digest_covers_every_field_and_needs_a_nonce():
     base = _transfer()
     assert base.digest() == KeyData(**{**base.__dict__}).digest()

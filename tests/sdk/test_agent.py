@@ -103,7 +103,7 @@ def test_only_the_bank_origin_reaches_the_key(agent):
     assert json.loads(body) == {"serial": SERIAL, "certificate": False, "locked": False}
 
 
-@pytest.mark.req("FA-05", "ON-09", "TX-04")
+@pytest.mark.req("FA-05", "ON-09", "TX-04", "TX-03")
 def test_enrol_then_sign_what_the_key_shows(agent):
     base, device = agent
     certificate = _enrol(base)

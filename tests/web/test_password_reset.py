@@ -124,7 +124,7 @@ def test_details_that_do_not_match_get_one_vague_answer(client, account, with_to
     assert client.get("/password/forgot/confirm/").url == "/password/forgot/"
 
 
-@pytest.mark.req("TX-06")
+@pytest.mark.req("TX-06", "TX-05")
 def test_codes_are_bound_to_the_device_that_asked(client, account, with_token, ready_customer):
     _start(client, account.number)
     client.cookies["wy_dev"] = "another-device-id-0000000000000000"
