@@ -129,6 +129,17 @@ def make_person(at):
 
 
 @pytest.fixture
+def user(make_person, at):
+    """A customer with internet banking (professional edition) opened at the counter."""
+    from wangyin.identity import services as identity
+
+    user, _ = identity.internet_banking_open(
+        person_id=make_person().pk, login_name="zhangwei_01", edition="PRO",
+        risk_acknowledged=True, staff="staff:teller1", reason="counter", at=at)
+    return user
+
+
+@pytest.fixture
 def make_company(at):
     from wangyin.customers import services
 

@@ -2,18 +2,8 @@ import pyotp
 import pytest
 
 from wangyin.authn import tokens
-from wangyin.identity import services as identity
 
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # 160 bits
-
-
-@pytest.fixture
-def user(make_person, at):
-    person = make_person()
-    user, _ = identity.internet_banking_open(
-        person_id=person.pk, login_name="zhangwei_01", edition="PRO", risk_acknowledged=True,
-        staff="staff:1", reason="r", at=at)
-    return user
 
 
 @pytest.fixture

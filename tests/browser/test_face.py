@@ -18,13 +18,21 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RESET_PASSWORD = "Hb4nW8rLz"
 
 
-def _forgot(page, url, account_number):
+def _reset_with_face(page, url, account_number):
+    """The forgotten-password pages up to the face pictures taken (not yet submitted)."""
     page.goto(url + "/password/forgot/")
     page.fill("#id_account_number", account_number)
     page.fill("#id_id_number", ID_NUMBER)
     page.fill("#id_captcha", _captcha_answer(page))
     page.click("button.primary")
     page.wait_for_url("**/password/forgot/confirm/")
+    page.fill("#code", sms_code("authn.password.reset"))
+    page.click("#pw-new")
+    page.keyboard.type(RESET_PASSWORD)
+    page.click("#pw-confirm")
+    page.keyboard.type(RESET_PASSWORD)
+    page.click("#face-start")
+    page.wait_for_selector("#face-state:has-text('已拍好')", timeout=10_000)
 
 
 @pytest.mark.req("FA-08", "ON-08", "FP-01")
@@ -37,14 +45,7 @@ def test_forgotten_password_with_sms_and_face(camera_page, live_server, enrolled
     faces.camera_file(person.name, page.camera)  # the customer in front of the camera
     account = CustomerAccount.objects.get(person_id=user.person_id)
 
-    _forgot(page, live_server.url, account.number)
-    page.fill("#code", sms_code("authn.password.reset"))
-    page.click("#pw-new")
-    page.keyboard.type(RESET_PASSWORD)
-    page.click("#pw-confirm")
-    page.keyboard.type(RESET_PASSWORD)
-    page.click("#face-start")
-    page.wait_for_selector("#face-state:has-text('已拍好')", timeout=10_000)
+    _reset_with_face(page, live_server.url, account.number)
     assert page.locator("#face_frames").input_value().startswith('["data:image/jpeg;base64,')
     _shot(page, "password-forgot-face")
     page.click("button.primary")
@@ -70,14 +71,7 @@ def test_someone_else_in_front_of_the_camera_is_refused(camera_page, live_server
     account = CustomerAccount.objects.get(person_id=user.person_id)
     before = type(user).objects.get(pk=user.pk).password
 
-    _forgot(page, live_server.url, account.number)
-    page.fill("#code", sms_code("authn.password.reset"))
-    page.click("#pw-new")
-    page.keyboard.type(RESET_PASSWORD)
-    page.click("#pw-confirm")
-    page.keyboard.type(RESET_PASSWORD)
-    page.click("#face-start")
-    page.wait_for_selector("#face-state:has-text('已拍好')", timeout=10_000)
+    _reset_with_face(page, live_server.url, account.number)
     page.click("button.primary")
     page.wait_for_url("**/password/forgot/confirm/")
     assert "身份证照片" in page.locator(".error").first.inner_text()  # says what failed

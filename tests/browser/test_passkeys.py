@@ -6,18 +6,13 @@ import pyotp
 import pytest
 
 from tests.browser.test_login import (
-    NEW_PASSWORD,
-    _click_password,
-    _first_step,
     _shot,
-    _sign_in_submit,
     enrolled,  # noqa: F401 -- the fixture
     signed_in,
 )
 from tests.web.conftest import sms_code
 from wangyin.authn import tokens
 from wangyin.authn.models import Passkey
-from wangyin.identity import services as identity
 from wangyin.identity.models import ChannelUser, CustomerSession, LoginEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,13 +55,7 @@ def _add_passkey(page, url, user):
 def test_register_a_passkey_and_confirm_a_change_with_it(page, live_server, settings,
                                                          enrolled):  # noqa: F811
     _virtual_authenticator(page, live_server, settings)
-    user, initial = enrolled
-    identity.password_change(user_id=user.pk, current_password=initial,
-                             new_password=NEW_PASSWORD, ip=None, at=user.created_at)
-    _first_step(page, live_server.url)
-    _click_password(page, NEW_PASSWORD)
-    _sign_in_submit(page)
-    page.wait_for_url("**/home/")
+    user = signed_in(page, live_server.url, enrolled)
     _add_passkey(page, live_server.url, user)
 
     page.fill("#id_reserved_message", "窗外的梧桐")

@@ -18,15 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def user(make_person, at):
-    person = make_person()
-    user, _ = services.internet_banking_open(
-        person_id=person.pk, login_name="zhangwei_01", edition="PRO", risk_acknowledged=True,
-        staff="staff:teller1", reason="counter", at=at)
-    return user
-
-
-@pytest.fixture
 def authenticator(user, at):
     """The customer's phone, holding a passkey registered with the real ceremony."""
     authenticator = SoftAuthenticator(person_id=user.person_id)

@@ -27,8 +27,9 @@ class PasskeyRefused(DomainError):
 
     code = "passkey_refused"
     http_status = 401
+    message = _("The passkey was not accepted.")
 
-    def __init__(self, *, why: str, passkey=None):
+    def __init__(self, *, why: str = "", passkey=None):
         super().__init__(extra={"why": why, "passkey": passkey.pk if passkey else None})
         self.why, self.passkey = why, passkey
 
