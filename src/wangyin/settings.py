@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "wangyin.notify",
     "wangyin.identity",
     "wangyin.authn",
+    "wangyin.risk",
+    "wangyin.payments",
     "wangyin.ops",
     "wangyin.web",
     "wangyin.backoffice",
@@ -148,6 +150,16 @@ ACCOUNT_NUMBER_PREFIX = os.environ.get("WANGYIN_ACCOUNT_PREFIX", "62368001")
 # "http" sends through WANGYIN_SMS_URL with the bearer token WANGYIN_SMS_TOKEN.
 SMS_GATEWAY = os.environ.get("WANGYIN_SMS_GATEWAY", "sandbox")
 SMS_URL = os.environ.get("WANGYIN_SMS_URL", "")
+# Payments (wangyin.payments): a payment at or above this many fen is held for staff review
+# by the risk hook until the risk engine lands; at or above the warning amount the
+# confirmation page warns about large payments (TX-12). Class II / III accounts: daily
+# outward payments to others, in fen (PBOC account classification; bank parameters).
+RISK_REVIEW_FEN = int(os.environ.get("WANGYIN_RISK_REVIEW_FEN", str(500_000 * 100)))
+LARGE_PAYMENT_WARNING_FEN = int(os.environ.get("WANGYIN_LARGE_PAYMENT_FEN", str(50_000 * 100)))
+CLASS_II_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_II_DAILY_FEN", str(10_000 * 100)))
+CLASS_III_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_III_DAILY_FEN", str(2_000 * 100)))
+# Accounts not opened face to face (ON-13): daily outward payments to others, in fen.
+REMOTE_ACCOUNT_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_REMOTE_DAILY_FEN", str(5_000 * 100)))
 # Face verification against the ID photo (FA-08, ``authn.face``): "sandbox" (the sandbox
 # register, `wangyin face register`), "http" (WANGYIN_FACE_URL with the bearer token
 # WANGYIN_FACE_TOKEN) or "off". The similarity the bank requires of the provider's answer.

@@ -1,0 +1,317 @@
+"""Transfers between a customer's own accounts and to other customers of this bank.
+
+Two steps, as the customer sees them:
+
+``transfer_quote`` checks an instruction (the debit account is the customer's — TX-07 —
+and can pay, the payee account exists, is open and carries the name given, the edition,
+account-class and medium limits, the risk hook) and returns what the confirmation page
+shows: the key data (with a server nonce), the factors to ask for, the fee, the
+large-amount warning and the limits that apply.
+
+``transfer_execute`` runs the same checks again on the current state, spends the step-up
+authorisation with the digest recomputed from the instruction it is about to execute (any
+difference is refused — TX-06), asks the risk hook again and then, in one transaction
+with the customer's payments serialised, either posts the journal or places a hold (risk
+"review"), writes the ``Transfer`` and queues the SMS alerts (TX-09). The page's
+idempotency key makes double clicks, retries and replays return the first transfer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from wangyin.audit import services as audit
+from wangyin.authn import limits
+from wangyin.authn import services as authn
+from wangyin.authn.errors import NotAuthorised
+from wangyin.authn.keydata import KeyData, new_nonce
+from wangyin.core.masking import mask_account, mask_name
+from wangyin.core.money import Money, format_money
+from wangyin.customers import selectors as customers
+from wangyin.customers.models import CustomerAccount, Product
+from wangyin.customers.validation import normalise_identifier
+from wangyin.identity.models import ChannelUser
+from wangyin.ledger import services as ledger
+from wangyin.ledger.errors import InvalidAmount
+from wangyin.ledger.models import Account, AccountStatus
+from wangyin.notify import services as notify
+from wangyin.payments.errors import (
+    AccountCannotPay,
+    AccountClassLimit,
+    InstructionChanged,
+    NotYourAccount,
+    PayeeAccountClosed,
+    PayeeNameMismatch,
+    PayeeNotFound,
+    PaymentBlocked,
+    SameAccount,
+)
+from wangyin.payments.models import Transfer, TransferKind, TransferStatus
+from wangyin.risk import services as risk
+
+MAX_AMOUNT_FEN = 100_000_000 * 100  # one hundred million yuan: beyond any medium's cap
+OPERATION = {TransferKind.OWN: limits.OWN_ACCOUNTS,
+             TransferKind.SAME_BANK: "transfer.same_bank"}
+# Statuses whose money left (or is reserved to leave) the account today.
+COUNTED = (TransferStatus.DONE, TransferStatus.HELD, TransferStatus.RELEASED)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """What the customer asked for, as the form gave it (amount already in fen)."""
+
+    debit_account_id: int
+    payee_account: str
+    payee_name: str
+    amount_fen: int
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class Quote:
+    instruction: Instruction
+    kind: str
+    operation: str
+    key: KeyData
+    factors: tuple[str, ...]
+    debit: CustomerAccount
+    credit: CustomerAccount
+    available_fen: int
+    large: bool  # TX-12: the confirmation page warns
+    limits_text: tuple[str, ...]
+    risk: risk.Decision
+    fee_fen: int = 0  # same-bank transfers are free
+
+    @property
+    def medium(self) -> str:
+        return limits.medium_of(self.factors) if self.factors else ""
+
+
+def _day_start(at: datetime) -> datetime:
+    local = timezone.localtime(at)
+    return datetime.combine(local.date(), time.min, local.tzinfo)
+
+
+def _paid_today(at: datetime, **filters) -> tuple[int, int]:
+    row = Transfer.objects.filter(created_at__gte=_day_start(at), status__in=COUNTED,
+                                  **filters).aggregate(total=Sum("amount_fen"), n=Count("id"))
+    return row["total"] or 0, row["n"]
+
+
+def _class_cap(account: CustomerAccount) -> tuple[int, str] | None:
+    """The daily cap on payments to others from this account, and why (PBOC account
+    classes; ON-13 for accounts opened remotely); None for a Class I account opened face
+    to face."""
+    caps = []
+    if account.product == Product.PERSONAL_II:
+        caps.append((settings.CLASS_II_DAILY_OUT_FEN, _("a Class II account")))
+    if account.product == Product.PERSONAL_III:
+        caps.append((settings.CLASS_III_DAILY_OUT_FEN, _("a Class III account")))
+    if not account.face_to_face:
+        caps.append((settings.REMOTE_ACCOUNT_DAILY_OUT_FEN,
+                     _("an account not opened at a counter")))
+    return min(caps, key=lambda cap: cap[0]) if caps else None
+
+
+def _yuan(fen: int) -> str:
+    return format_money(Money(fen))
+
+
+def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip: str | None,
+             at: datetime, nonce: str) -> Quote:
+    person = user.person
+    amount = instruction.amount_fen
+    if not 0 < amount <= MAX_AMOUNT_FEN:
+        raise InvalidAmount(extra={"amount_fen": amount})
+    debit = customers.account_of_person(person_id=person.pk,
+                                        account_id=instruction.debit_account_id)
+    if debit is None:
+        raise NotYourAccount(extra={"account_id": instruction.debit_account_id})
+    if debit.ledger_account.status != AccountStatus.ACTIVE:
+        raise AccountCannotPay(extra={"account": debit.number})
+    credit = customers.account_by_number(number=instruction.payee_account)
+    if credit is None:
+        raise PayeeNotFound()
+    if credit.pk == debit.pk:
+        raise SameAccount()
+    if credit.ledger_account.status == AccountStatus.CLOSED:
+        raise PayeeAccountClosed()
+    holder = credit.person.name if credit.person_id else credit.company.name
+    kind = TransferKind.OWN if credit.person_id == person.pk else TransferKind.SAME_BANK
+    if kind == TransferKind.SAME_BANK and instruction.payee_name.strip() != holder:
+        raise PayeeNameMismatch(extra={"account": credit.number})
+    operation = OPERATION[kind]
+    decision = risk.evaluate(risk.Event(kind=operation, person_id=person.pk, channel="web",
+                                        device=device_id, ip=ip, at=at, amount_fen=amount,
+                                        counterparty=credit.number))
+    if decision.action == risk.BLOCK:
+        raise PaymentBlocked(extra={"reasons": list(decision.reasons)})
+    factors = limits.funds_factors(person=person, edition=user.edition, operation=operation,
+                                   amount_fen=amount, device_id=device_id,
+                                   risk="step_up" if decision.action == risk.STEP_UP
+                                   else "allow")
+    limits_text = []
+    if kind == TransferKind.SAME_BANK:
+        medium = limits.medium_of(factors)
+        paid, count = _paid_today(at, person=person, medium=medium)
+        limits.limits_check(person=person, medium=medium, amount_fen=amount,
+                            paid_today_fen=paid, paid_today_count=count)
+        caps = limits.caps_of(medium)
+        limits_text.append(_("Bank limit for this security method: %(once)s per payment, "
+                             "%(day)s per day (%(left)s left today).")
+                           % {"once": _yuan(caps.per_transaction_fen),
+                              "day": _yuan(caps.per_day_fen),
+                              "left": _yuan(max(0, caps.per_day_fen - paid))})
+        own = limits.own_limits_of(person)
+        if own is not None:
+            limits_text.append(_("Your own limits: %(once)s per payment, %(day)s per day.")
+                               % {"once": _yuan(own.per_transaction_fen),
+                                  "day": _yuan(own.per_day_fen)})
+        class_cap = _class_cap(debit)
+        if class_cap is not None:
+            cap, which = class_cap
+            paid_here, _count = _paid_today(at, debit_account=debit,
+                                            kind=TransferKind.SAME_BANK)
+            if paid_here + amount > cap:
+                raise AccountClassLimit(
+                    _("Payments to others from %(which)s are limited to %(cap)s a day "
+                      "(%(left)s left today). Use a Class I account, or pay the rest "
+                      "tomorrow.") % {"which": which, "cap": _yuan(cap),
+                                      "left": _yuan(max(0, cap - paid_here))},
+                    extra={"account": debit.number, "cap": cap})
+            limits_text.append(_("This account (%(which)s): %(cap)s a day to others.")
+                               % {"which": which, "cap": _yuan(cap)})
+    available = debit.ledger_account.balance - debit.ledger_account.held
+    key = KeyData(operation=operation, device=device_id, nonce=nonce,
+                  payee_account=credit.number, payee_name=holder, amount_fen=amount)
+    return Quote(instruction=instruction, kind=kind, operation=operation, key=key,
+                 factors=tuple(factors), debit=debit, credit=credit, available_fen=available,
+                 large=amount >= settings.LARGE_PAYMENT_WARNING_FEN,
+                 limits_text=tuple(str(t) for t in limits_text), risk=decision)
+
+
+def transfer_quote(*, user: ChannelUser, instruction: Instruction, device_id: str,
+                   ip: str | None, at: datetime) -> Quote:
+    """Check an instruction and say what confirming it takes. Raises a ``DomainError``
+    that names the problem (the customer's message) when it cannot be paid."""
+    return _checked(user=user, instruction=instruction, device_id=device_id, ip=ip, at=at,
+                    nonce=new_nonce())
+
+
+def _existing(person_id: int, idempotency_key: str, instruction: Instruction):
+    transfer = (Transfer.objects.select_related("debit_account", "credit_account")
+                .filter(person_id=person_id, idempotency_key=idempotency_key).first())
+    if transfer is not None:
+        same = (transfer.debit_account_id == instruction.debit_account_id
+                and transfer.credit_account.number
+                == normalise_identifier(instruction.payee_account)
+                and transfer.amount_fen == instruction.amount_fen)
+        if not same:
+            raise InstructionChanged(extra={"transfer": transfer.pk})
+        transfer.replayed = True
+    return transfer
+
+
+def transfer_execute(*, user: ChannelUser, instruction: Instruction, nonce: str,
+                     challenge_id: int | None, idempotency_key: str, device_id: str,
+                     ip: str | None, at: datetime) -> Transfer:
+    """Execute a confirmed instruction once. Returns the ``Transfer`` (``replayed`` is True
+    when this key had already paid). Raises ``DigestMismatch`` if the instruction is not
+    the confirmed one, ``NotAuthorised`` without a fresh verified step-up, and the quote's
+    errors if the state changed (balance, limits, account status)."""
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise ValueError("an idempotency key of 1 to 64 characters")
+    person = user.person
+    found = _existing(person.pk, idempotency_key, instruction)
+    if found is not None:
+        return found
+    quote = _checked(user=user, instruction=instruction, device_id=device_id, ip=ip, at=at,
+                     nonce=nonce)
+    challenge = None
+    if quote.factors:
+        try:
+            # Committed on its own: a mismatch is audited and burns the authorisation
+            # even though no money moves (TX-06).
+            challenge = authn.authorisation_use(
+                challenge_id=challenge_id or 0, person=person, purpose=quote.operation,
+                digest=quote.key.digest(), requires=quote.factors, at=at)
+        except NotAuthorised:
+            # A double click: the first request spent the authorisation; wait for it.
+            with transaction.atomic():
+                ChannelUser.objects.select_for_update().filter(pk=user.pk).first()
+                found = _existing(person.pk, idempotency_key, instruction)
+            if found is not None:
+                return found
+            raise
+    return _execute(user=user, quote=quote, challenge=challenge,
+                    idempotency_key=idempotency_key, ip=ip, at=at)
+
+
+@transaction.atomic
+def _execute(*, user, quote: Quote, challenge, idempotency_key: str, ip, at) -> Transfer:
+    # One customer's payments one at a time: the daily limits count what is committed.
+    ChannelUser.objects.select_for_update().filter(pk=user.pk).first()
+    found = _existing(user.person_id, idempotency_key, quote.instruction)
+    if found is not None:
+        return found
+    quote = _checked(user=user, instruction=quote.instruction, device_id=quote.key.device,
+                     ip=ip, at=at, nonce=quote.key.nonce)  # limits with the lock held
+    decision = quote.risk
+    amount = Money(quote.key.amount_fen, quote.key.currency)
+    ledger_key = f"transfer:{user.person_id}:{idempotency_key}"
+    journal = hold = None
+    if decision.action == risk.REVIEW:
+        hold = ledger.hold_place(account_id=quote.debit.ledger_account_id, amount=amount,
+                                 idempotency_key=ledger_key, reason="risk review",
+                                 actor=user.actor, placed_at=at)
+    else:
+        journal = ledger.transfer(debit_account_id=quote.debit.ledger_account_id,
+                                  credit_account_id=quote.credit.ledger_account_id,
+                                  amount=amount, idempotency_key=ledger_key,
+                                  actor=user.actor, posted_at=at,
+                                  memo=quote.instruction.memo[:60])
+    transfer = Transfer.objects.create(
+        person_id=user.person_id, debit_account=quote.debit, credit_account=quote.credit,
+        kind=quote.kind, payee_name=quote.key.payee_name, amount_fen=amount.fen,
+        currency=amount.currency, memo=quote.instruction.memo[:60],
+        status=TransferStatus.HELD if hold else TransferStatus.DONE,
+        idempotency_key=idempotency_key, digest=quote.key.digest(), challenge=challenge,
+        medium=quote.medium, risk_action=decision.action, risk_reasons=list(decision.reasons),
+        journal=journal, hold=hold, device=quote.key.device[:64], created_at=at)
+    transfer.replayed = False
+    audit.record(actor=user.actor, action="payments.transfer", target=f"transfer:{transfer.pk}",
+                 occurred_at=at, ip=ip, device=quote.key.device,
+                 details={"kind": quote.kind, "status": transfer.status,
+                          "amount_fen": amount.fen, "medium": transfer.medium,
+                          "debit": mask_account(quote.debit.number),
+                          "credit": mask_account(quote.credit.number)})
+    _alerts(transfer, quote, at)
+    return transfer
+
+
+def _alerts(transfer: Transfer, quote: Quote, at: datetime) -> None:
+    """SMS alerts in the payment's transaction (the outbox delivers them, TX-09)."""
+    local = timezone.localtime(at).strftime("%m月%d日%H:%M")
+    amount = _yuan(transfer.amount_fen)
+    payer = quote.debit.person
+    debit_after = Account.objects.get(pk=quote.debit.ledger_account_id)
+    if transfer.status == TransferStatus.HELD:
+        text = (f"{settings.SMS_SIGNATURE}您尾号{quote.debit.number[-4:]}的账户{local}"
+                f"转账{amount}正在审核，资金暂时冻结，审核后通知您。如非本人操作请致电本行。")
+    else:
+        text = (f"{settings.SMS_SIGNATURE}您尾号{quote.debit.number[-4:]}的账户{local}"
+                f"转出{amount}，收款人{mask_name(transfer.payee_name)}，可用余额"
+                f"{_yuan(debit_after.balance - debit_after.held)}。如非本人操作请致电本行。")
+    notify.sms_send(phone=payer.phone, body=text, purpose="payments.debit",
+                    actor="system:payments", at=at)
+    payee = quote.credit.person
+    if transfer.status == TransferStatus.DONE and payee is not None and payee.pk != payer.pk:
+        notify.sms_send(phone=payee.phone, purpose="payments.credit", actor="system:payments",
+                        at=at, body=f"{settings.SMS_SIGNATURE}您尾号{quote.credit.number[-4:]}"
+                        f"的账户{local}转入{amount}，付款人{mask_name(payer.name)}。")
