@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
-from wangyin.web import banking, login, selfservice
+from wangyin.web import banking, login, payments, selfservice
 from wangyin.web import views as web_views
 
 urlpatterns = [
@@ -30,6 +30,9 @@ urlpatterns = [
     path("accounts/<int:account_id>/", banking.account_detail, name="account"),
     path("accounts/<int:account_id>/statement.csv", banking.account_statement_csv,
          name="account_statement_csv"),
+    path("transfers/new/", payments.transfer_new, name="transfer_new"),
+    path("transfers/confirm/", payments.transfer_confirm, name="transfer_confirm"),
+    path("transfers/<int:transfer_id>/", payments.transfer_done, name="transfer_done"),
     path("security/", banking.security_centre, name="security"),
     path("security/confirm/", banking.security_confirm, name="security_confirm"),
     path("security/funds/close/", banking.funds_close, name="funds_close"),

@@ -39,3 +39,22 @@ class OwnLimitsForm(forms.Form):
                                          max_digits=12, decimal_places=2)
     per_day = forms.DecimalField(label=_("Limit per day (yuan)"), min_value=0.01,
                                  max_digits=12, decimal_places=2)
+
+
+class TransferForm(forms.Form):
+    """A transfer as the customer types it; the payments service checks the rest."""
+
+    debit_account = forms.TypedChoiceField(label=_("Pay from"), coerce=int)
+    payee_account = forms.RegexField(label=_("Payee account number"), regex=r"^[0-9 ]{8,40}$",
+                                     max_length=40, error_messages={
+                                         "invalid": _("Enter the account number in digits.")})
+    payee_name = forms.CharField(label=_("Payee name"), max_length=60, required=False,
+                                 help_text=_("Not needed between your own accounts."))
+    amount = forms.DecimalField(label=_("Amount (yuan)"), min_value=0.01,
+                                max_value=100_000_000, max_digits=11, decimal_places=2)
+    memo = forms.CharField(label=_("Note for the payee"), max_length=30, required=False)
+
+    def __init__(self, *args, accounts=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["debit_account"].choices = [
+            (a.pk, f"{a.get_product_display()} {a.masked_number}") for a in accounts]

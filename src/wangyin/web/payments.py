@@ -1,0 +1,143 @@
+"""Transfer pages: the form, the confirmation (key data, fee, large-amount warning, limits,
+the step-up fields) and the result. The rules live in ``wangyin.payments``."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_safe
+
+from wangyin.authn import services as authn
+from wangyin.authn.errors import ChallengeFailed, FaceNotRecognised, TokenLocked
+from wangyin.core import clock
+from wangyin.core.errors import DomainError
+from wangyin.core.masking import mask_account
+from wangyin.core.money import Money, format_money
+from wangyin.customers import selectors as customer_selectors
+from wangyin.payments import services as payments
+from wangyin.payments.models import Transfer, TransferKind
+from wangyin.web import stepup
+from wangyin.web.customer import client_ip, customer_required
+from wangyin.web.forms import TransferForm
+
+PENDING = "transfer_pending"
+WINDOW = timedelta(minutes=5)
+# Step-up failures the customer fixes on the confirmation page; any other error sends
+# them back to the form with its message.
+RETRY_HERE = (ChallengeFailed, FaceNotRecognised, TokenLocked)
+
+
+def _instruction(data: dict) -> payments.Instruction:
+    return payments.Instruction(debit_account_id=data["debit_account_id"],
+                                payee_account=data["payee_account"],
+                                payee_name=data["payee_name"], amount_fen=data["amount_fen"],
+                                memo=data["memo"])
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@customer_required
+def transfer_new(request):
+    user = request.customer
+    accounts = customer_selectors.accounts_of_person(person_id=user.person_id)
+    initial = {"debit_account": request.GET.get("from", "")}
+    form = TransferForm(request.POST or None, accounts=accounts, initial=initial)
+    error = request.session.pop("transfer_error", "")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        instruction = payments.Instruction(
+            debit_account_id=data["debit_account"],
+            payee_account="".join(data["payee_account"].split()),
+            payee_name=data["payee_name"].strip(),
+            amount_fen=Money.from_yuan(data["amount"]).fen, memo=data["memo"].strip())
+        now = clock.now()
+        try:
+            quote = payments.transfer_quote(user=user, instruction=instruction,
+                                            device_id=request.device_id,
+                                            ip=client_ip(request), at=now)
+            pending = {}
+            if quote.factors:
+                challenge = authn.challenge_issue(
+                    person=user.person, purpose=quote.operation, factors=quote.factors,
+                    key=quote.key, at=now, device_id=request.device_id)
+                pending = stepup.pending_of(challenge)
+        except DomainError as exc:
+            error = str(exc.message)
+        else:
+            request.session[PENDING] = {
+                **pending, "at": now.isoformat(), "nonce": quote.key.nonce,
+                "operation": quote.operation, "digest": quote.key.digest(),
+                "key": secrets.token_urlsafe(18),
+                "instruction": {**instruction.__dict__,
+                                "payee_account": quote.credit.number},
+                "shown": {"kind": str(TransferKind(quote.kind).label),
+                          "debit": quote.debit.masked_number,
+                          "debit_product": quote.debit.get_product_display(),
+                          "payee_account": quote.credit.number,
+                          "payee_name": quote.key.payee_name,
+                          "amount": format_money(Money(quote.key.amount_fen)),
+                          "fee": format_money(Money(quote.fee_fen)),
+                          "large": quote.large, "limits": list(quote.limits_text),
+                          "memo": instruction.memo}}
+            return redirect("transfer_confirm")
+    return render(request, "web/transfer_new.html", {"form": form, "error": error},
+                  status=400 if request.method == "POST" else 200)
+
+
+def _pending(request) -> dict | None:
+    pending = request.session.get(PENDING)
+    if not pending or clock.now() - datetime.fromisoformat(pending["at"]) > WINDOW:
+        request.session.pop(PENDING, None)
+        return None
+    return pending
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@customer_required
+def transfer_confirm(request):
+    pending = _pending(request)
+    if pending is None:
+        return redirect("transfer_new")
+    user = request.customer
+    error = ""
+    if request.method == "POST":
+        now = clock.now()
+        instruction = _instruction(pending["instruction"])
+        try:
+            if pending.get("factors"):
+                # The codes confirm what the page showed; execution then recomputes the
+                # digest from the instruction it runs (TX-06).
+                authn.challenge_verify(challenge_id=pending["challenge"], person=user.person,
+                                       purpose=pending["operation"], digest=pending["digest"],
+                                       codes=stepup.codes_from(request.POST), at=now)
+            transfer = payments.transfer_execute(
+                user=user, instruction=instruction, nonce=pending["nonce"],
+                challenge_id=pending.get("challenge"), idempotency_key=pending["key"],
+                device_id=request.device_id, ip=client_ip(request), at=now)
+        except RETRY_HERE as exc:
+            error = str(exc.message)
+        except DomainError as exc:
+            request.session.pop(PENDING, None)
+            request.session["transfer_error"] = str(exc.message)
+            return redirect("transfer_new")
+        else:
+            request.session.pop(PENDING, None)
+            return redirect("transfer_done", transfer_id=transfer.pk)
+    return stepup.camera_if_asked(render(request, "web/transfer_confirm.html", {
+        "shown": pending["shown"], "error": error,
+        **stepup.factor_context(pending, user.person.masked_phone)},
+        status=400 if error else 200), pending)
+
+
+@require_safe
+@customer_required
+def transfer_done(request, transfer_id: int):
+    transfer = (Transfer.objects.select_related("debit_account", "credit_account")
+                .filter(pk=transfer_id, person_id=request.customer.person_id).first())
+    if transfer is None:
+        raise Http404  # another customer's transfer looks like none
+    return render(request, "web/transfer_done.html", {
+        "transfer": transfer, "amount": format_money(Money(transfer.amount_fen)),
+        "payee_account": mask_account(transfer.credit_account.number)})

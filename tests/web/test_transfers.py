@@ -1,0 +1,101 @@
+"""Transfer pages: form → confirmation (key data, step-up) → result; the server checks
+everything again, and a resubmitted confirmation shows the first result."""
+
+import pytest
+
+from tests.web.conftest import sms_code
+from wangyin.customers.models import CustomerAccount
+from wangyin.customers.services import personal_account_open
+from wangyin.ledger.models import Account
+from wangyin.payments.models import Transfer
+
+from .conftest import PASSWORD, sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def accounts(ready_customer, make_person, fund, at):
+    mine = personal_account_open(person_id=ready_customer.person_id, product="PERSONAL_I",
+                                 face_to_face=True, actor="staff:1", opened_at=at)
+    fund(mine.ledger_account, "5000.00")
+    other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四",
+                        phone="13900000001")
+    theirs = personal_account_open(person_id=other.pk, product="PERSONAL_I",
+                                   face_to_face=True, actor="staff:1", opened_at=at)
+    return mine, theirs
+
+
+def _form(client, mine, theirs, **overrides):
+    return client.post("/transfers/new/", {
+        "debit_account": mine.pk, "payee_account": theirs.number, "payee_name": "李四",
+        "amount": "1234.56", "memo": "房租", **overrides})
+
+
+@pytest.mark.req("FP-03", "TX-03", "TX-06", "TX-12", "CS-05")
+def test_transfer_with_an_sms_code_then_the_result(client, ready_customer, accounts):
+    mine, theirs = accounts
+    sign_in(client, "zhangwei_01", PASSWORD)
+    assert _form(client, mine, theirs).url == "/transfers/confirm/"
+    page = client.get("/transfers/confirm/").content.decode()
+    assert theirs.number in page and "李四" in page and "¥1,234.56" in page
+    assert 'name="code"' in page
+    code = sms_code("authn.transfer.same_bank")
+    wrong = client.post("/transfers/confirm/", {"code": f"{(int(code) + 1) % 10**6:06d}"})
+    assert wrong.status_code == 400 and not Transfer.objects.exists()
+    done = client.post("/transfers/confirm/", {"code": code})
+    transfer = Transfer.objects.get()
+    assert done.url == f"/transfers/{transfer.pk}/"
+    result = client.get(done.url).content.decode()
+    assert "¥1,234.56" in result and transfer.status == "DONE"
+    assert Account.objects.get(pk=theirs.ledger_account_id).balance == 123_456
+    # Resubmitting the confirmation (back button, double click) pays nothing more.
+    again = client.post("/transfers/confirm/", {"code": code})
+    assert again.url == "/transfers/new/" and Transfer.objects.count() == 1
+
+
+@pytest.mark.req("FP-03", "CS-09")
+def test_a_wrong_name_is_told_on_the_form(client, ready_customer, accounts):
+    mine, theirs = accounts
+    sign_in(client, "zhangwei_01", PASSWORD)
+    response = _form(client, mine, theirs, payee_name="李五")
+    assert response.status_code == 400
+    assert "does not match" in response.content.decode() or "不符" in response.content.decode()
+    assert not Transfer.objects.exists()
+
+
+@pytest.mark.req("TX-07", "SE-09")
+def test_someone_elses_account_cannot_be_chosen_or_seen(client, ready_customer, accounts):
+    mine, theirs = accounts
+    sign_in(client, "zhangwei_01", PASSWORD)
+    response = _form(client, theirs, mine, payee_name="张伟")
+    assert response.status_code == 400 and not Transfer.objects.exists()
+    transfer_of_other = client.get("/transfers/999999/")
+    assert transfer_of_other.status_code == 404
+
+
+@pytest.mark.req("TX-12")
+def test_a_large_payment_shows_the_warning(client, ready_customer, accounts, fund):
+    mine, theirs = accounts
+    fund(mine.ledger_account, "60000.00")
+    sign_in(client, "zhangwei_01", PASSWORD)
+    mine_own = personal_account_open(person_id=ready_customer.person_id,
+                                     product="PERSONAL_II", face_to_face=True,
+                                     actor="staff:1", opened_at=mine.opened_at)
+    _form(client, mine, mine_own, payee_name="", amount="50000.00")
+    page = client.get("/transfers/confirm/").content.decode()
+    assert 'id="large-warning"' in page and 'name="code"' not in page  # own accounts
+    done = client.post("/transfers/confirm/", {})
+    assert Transfer.objects.get().kind == "OWN" and done.status_code == 302
+    assert CustomerAccount.objects.get(pk=mine_own.pk).ledger_account.balance == 5_000_000
+
+
+def test_the_confirmation_expires(client, ready_customer, accounts, settings):
+    mine, theirs = accounts
+    sign_in(client, "zhangwei_01", PASSWORD)
+    _form(client, mine, theirs)
+    session = client.session
+    session["transfer_pending"]["at"] = "2000-01-01T00:00:00+00:00"
+    session.save()
+    assert client.post("/transfers/confirm/", {"code": "000000"}).url == "/transfers/new/"
+    assert not Transfer.objects.exists()
