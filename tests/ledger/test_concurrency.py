@@ -6,10 +6,11 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Sum
 
 from tests.conftest import cny
+from tests.race import race
 from wangyin.core.money import Money
 from wangyin.ledger import services
 from wangyin.ledger.errors import InsufficientFunds
@@ -21,22 +22,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.req("DT-05"),
 
 
 def _run_threads(n, target):
-    errors = []
-
-    def wrapper(i):
-        try:
-            target(i)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrapper, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker hung (deadlock?)"
+    _results, errors = race(n, target)
     assert not errors, errors
 
 

@@ -4,7 +4,6 @@ import pytest
 
 from wangyin.authn import services as authn
 from wangyin.customers.services import personal_account_open
-from wangyin.identity import services as identity
 from wangyin.notify.models import SmsMessage
 from wangyin.payments import services as payments
 
@@ -55,6 +54,3 @@ def pay(user, order, at, *, key="idem-1", device="dev-1"):
     return payments.transfer_execute(user=user, instruction=order, nonce=quote.key.nonce,
                                      challenge_id=challenge.pk if challenge else None,
                                      idempotency_key=key, device_id=device, ip=None, at=at)
-
-
-__all__ = ["identity", "instruction", "confirm", "pay"]

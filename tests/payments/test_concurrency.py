@@ -1,12 +1,10 @@
 """Payments racing on real PostgreSQL with real commits: parallel transfers never overdraw
 an account or a daily limit, racing duplicates pay once, and the ledger verifies after."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from tests.payments.conftest import confirm, instruction
+from tests.race import race
 from wangyin.authn.limits import OverLimit
 from wangyin.customers.services import personal_account_open
 from wangyin.ledger.errors import InsufficientFunds
@@ -17,28 +15,6 @@ from wangyin.payments.models import Transfer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.req("DT-05", "FP-03"),
               pytest.mark.slow]
-
-
-def _race(n, target):
-    """Run ``target(i)`` in n threads released together; their results and errors."""
-    barrier, results, errors = threading.Barrier(n), {}, {}
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # noqa: BLE001 - collected for the assertions
-            errors[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a payment hung (deadlock?)"
-    return results, errors
 
 
 def test_parallel_transfers_never_overdraw(user, fund, at):
@@ -64,7 +40,7 @@ def test_parallel_transfers_never_overdraw(user, fund, at):
                 pass
         return done
 
-    results, errors = _race(8, pay_twice)
+    results, errors = race(8, pay_twice)
     assert not errors, errors
     assert sum(results.values()) == 10 == Transfer.objects.count()
     assert Account.objects.get(pk=account.ledger_account_id).balance == 0
@@ -84,7 +60,7 @@ def test_racing_duplicates_pay_once(payer, payee, at):
                                          challenge_id=challenge.pk, idempotency_key="same",
                                          device_id="dev-1", ip=None, at=at).pk
 
-    results, errors = _race(8, submit)
+    results, errors = race(8, submit)
     assert not errors, errors
     assert len(set(results.values())) == 1 and Transfer.objects.count() == 1
     assert Journal.objects.filter(type="TRANSFER").count() == 1
@@ -108,7 +84,7 @@ def test_parallel_payments_cannot_exceed_the_daily_limit(payer, payee, at):
                                          challenge_id=challenge.pk, idempotency_key=f"k{i}",
                                          device_id="dev-1", ip=None, at=at)
 
-    results, errors = _race(5, submit)
+    results, errors = race(5, submit)
     assert len(results) == 4 and len(errors) == 1
     assert all(isinstance(e, OverLimit) for e in errors.values())
     assert Account.objects.get(pk=payee.ledger_account_id).balance == 4 * 1_200_000

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from wangyin.audit import services as audit
-from wangyin.authn import certificates, policy, tokens
+from wangyin.authn import policy
 from wangyin.authn.models import TOKEN_FACTORS, CustomerLimit, Factor, Medium, MediumLimit
 from wangyin.core.errors import DomainError
 from wangyin.core.money import Money, format_money
@@ -90,12 +90,10 @@ def _held_devices(person, device_id: str) -> list[tuple[str, str]]:
     """(factor, medium) of the security devices the customer can use here: the one they
     chose in the security centre first, then the one with the lowest cap — a token
     (challenge-response first), this device's soft certificate, the USB-Key."""
-    held = {t.kind for t in tokens.tokens_of(person)}
+    held = policy.held_factors(person, device_id)
     devices = [(f, Medium.TOKEN) for f in TOKEN_FACTORS if f in held][:1]
-    if certificates.certificate_for(person, Factor.SOFTCERT, device_id=device_id):
-        devices.append((Factor.SOFTCERT, Medium.SOFT_CERT))
-    if certificates.certificate_for(person, Factor.USBKEY):
-        devices.append((Factor.USBKEY, Medium.USB_KEY))
+    devices += [(f, medium) for f, medium in ((Factor.SOFTCERT, Medium.SOFT_CERT),
+                                              (Factor.USBKEY, Medium.USB_KEY)) if f in held]
     preferred = policy.preferred_factor_of(person)
     # The customer's chosen device first when it covers the amount; then by cap.
     return sorted(devices, key=lambda d: (d[0] != preferred, caps_of(d[1]).per_transaction_fen))

@@ -26,6 +26,7 @@ from wangyin.customers.models import Person
 from wangyin.identity import reserved, sessions
 from wangyin.identity.errors import (
     AlreadyEnrolled,
+    IdentityError,
     InvalidLoginName,
     InvalidReservedMessage,
     LoginFailed,
@@ -207,11 +208,7 @@ def password_login(*, login_name: str, password: str, ip: str | None, device: st
     the caller then gets an exception."""
     user, outcome = _password_attempt(login_name=login_name, password=password, ip=ip,
                                       device=device, user_agent=user_agent, at=at)
-    if outcome == LoginOutcome.SUCCESS:
-        return user
-    if outcome == LoginOutcome.LOCKED:
-        raise LoginLocked()
-    raise LoginFailed(extra={"reason": outcome})
+    return _signed_in_or_raise(user, outcome, LoginFailed)
 
 
 @transaction.atomic
@@ -271,11 +268,16 @@ def passkey_login(*, assertion: str, challenge: str, challenge_issued_at: dateti
     user, outcome = _passkey_attempt(assertion=assertion, challenge=challenge,
                                      challenge_issued_at=challenge_issued_at, ip=ip,
                                      device=device, user_agent=user_agent, at=at)
+    return _signed_in_or_raise(user, outcome, PasskeyLoginFailed)
+
+
+def _signed_in_or_raise(user, outcome: str, failed: type[IdentityError]) -> ChannelUser:
+    """The user of a successful attempt; ``LoginLocked`` or the vague ``failed`` else."""
     if outcome == LoginOutcome.SUCCESS:
         return user
     if outcome == LoginOutcome.LOCKED:
         raise LoginLocked()
-    raise PasskeyLoginFailed(extra={"reason": outcome})
+    raise failed(extra={"reason": outcome})
 
 
 @transaction.atomic

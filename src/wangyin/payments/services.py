@@ -124,7 +124,9 @@ def _yuan(fen: int) -> str:
 
 
 def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip: str | None,
-             at: datetime, nonce: str) -> Quote:
+             at: datetime, nonce: str, decision: risk.Decision | None = None) -> Quote:
+    """Every check of an instruction. The risk hook is asked unless ``decision`` is given
+    (the re-check under the customer's lock reuses the decision just made)."""
     person = user.person
     amount = instruction.amount_fen
     if not 0 < amount <= MAX_AMOUNT_FEN:
@@ -147,9 +149,9 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
     if kind == TransferKind.SAME_BANK and instruction.payee_name.strip() != holder:
         raise PayeeNameMismatch(extra={"account": credit.number})
     operation = OPERATION[kind]
-    decision = risk.evaluate(risk.Event(kind=operation, person_id=person.pk, channel="web",
-                                        device=device_id, ip=ip, at=at, amount_fen=amount,
-                                        counterparty=credit.number))
+    decision = decision or risk.evaluate(risk.Event(
+        kind=operation, person_id=person.pk, channel="web", device=device_id, ip=ip, at=at,
+        amount_fen=amount, counterparty=credit.number))
     if decision.action == risk.BLOCK:
         raise PaymentBlocked(extra={"reasons": list(decision.reasons)})
     factors = limits.funds_factors(person=person, edition=user.edition, operation=operation,
@@ -261,7 +263,8 @@ def _execute(*, user, quote: Quote, challenge, idempotency_key: str, ip, at) -> 
     if found is not None:
         return found
     quote = _checked(user=user, instruction=quote.instruction, device_id=quote.key.device,
-                     ip=ip, at=at, nonce=quote.key.nonce)  # limits with the lock held
+                     ip=ip, at=at, nonce=quote.key.nonce,
+                     decision=quote.risk)  # limits again, with the lock held
     decision = quote.risk
     amount = Money(quote.key.amount_fen, quote.key.currency)
     ledger_key = f"transfer:{user.person_id}:{idempotency_key}"

@@ -40,10 +40,6 @@ class Decision:
     score: int = 0
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def moves_money(self) -> bool:
-        return self.action == ALLOW
-
 
 def _rules(event: Event) -> Decision:
     if event.amount_fen and event.amount_fen >= settings.RISK_REVIEW_FEN:
