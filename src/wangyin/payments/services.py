@@ -8,10 +8,10 @@ account-class and medium limits, the risk hook) and returns what the confirmatio
 shows: the key data (with a server nonce), the factors to ask for, the fee, the
 large-amount warning and the limits that apply.
 
-``transfer_execute`` runs the same checks again on the current state, spends the step-up
+``transfer_execute``, in one transaction with the customer's payments serialised, runs
+the same checks (and the risk hook) again on the current state, spends the step-up
 authorisation with the digest recomputed from the instruction it is about to execute (any
-difference is refused — TX-06), asks the risk hook again and then, in one transaction
-with the customer's payments serialised, either posts the journal or places a hold (risk
+difference is refused — TX-06), then either posts the journal or places a hold (risk
 "review"), writes the ``Transfer`` and queues the SMS alerts (TX-09). The page's
 idempotency key makes double clicks, retries and replays return the first transfer."""
 
@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from wangyin.audit import services as audit
 from wangyin.authn import limits
 from wangyin.authn import services as authn
-from wangyin.authn.errors import NotAuthorised
+from wangyin.authn.errors import DigestMismatch, NotAuthorised
 from wangyin.authn.keydata import KeyData, new_nonce
 from wangyin.core.masking import mask_account, mask_name
 from wangyin.core.money import Money, format_money
@@ -124,9 +124,7 @@ def _yuan(fen: int) -> str:
 
 
 def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip: str | None,
-             at: datetime, nonce: str, decision: risk.Decision | None = None) -> Quote:
-    """Every check of an instruction. The risk hook is asked unless ``decision`` is given
-    (the re-check under the customer's lock reuses the decision just made)."""
+             at: datetime, nonce: str) -> Quote:
     person = user.person
     amount = instruction.amount_fen
     if not 0 < amount <= MAX_AMOUNT_FEN:
@@ -149,7 +147,7 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
     if kind == TransferKind.SAME_BANK and instruction.payee_name.strip() != holder:
         raise PayeeNameMismatch(extra={"account": credit.number})
     operation = OPERATION[kind]
-    decision = decision or risk.evaluate(risk.Event(
+    decision = risk.evaluate(risk.Event(
         kind=operation, person_id=person.pk, channel="web", device=device_id, ip=ip, at=at,
         amount_fen=amount, counterparty=credit.number))
     if decision.action == risk.BLOCK:
@@ -226,45 +224,40 @@ def transfer_execute(*, user: ChannelUser, instruction: Instruction, nonce: str,
     """Execute a confirmed instruction once. Returns the ``Transfer`` (``replayed`` is True
     when this key had already paid). Raises ``DigestMismatch`` if the instruction is not
     the confirmed one, ``NotAuthorised`` without a fresh verified step-up, and the quote's
-    errors if the state changed (balance, limits, account status)."""
+    errors if the state changed (balance, limits, account status).
+
+    Everything runs with the customer's row locked, so one customer's payments go one at a
+    time: the daily limits count only what is committed, and a duplicate (double click,
+    retry) waits for the first request and returns its transfer."""
     if not idempotency_key or len(idempotency_key) > 64:
         raise ValueError("an idempotency key of 1 to 64 characters")
-    person = user.person
-    found = _existing(person.pk, idempotency_key, instruction)
-    if found is not None:
-        return found
-    quote = _checked(user=user, instruction=instruction, device_id=device_id, ip=ip, at=at,
-                     nonce=nonce)
-    challenge = None
-    if quote.factors:
+    with transaction.atomic():
+        ChannelUser.objects.select_for_update().filter(pk=user.pk).first()
+        found = _existing(user.person_id, idempotency_key, instruction)
+        if found is not None:
+            return found
+        quote = _checked(user=user, instruction=instruction, device_id=device_id, ip=ip,
+                         at=at, nonce=nonce)
         try:
-            # Committed on its own: a mismatch is audited and burns the authorisation
-            # even though no money moves (TX-06).
             challenge = authn.authorisation_use(
-                challenge_id=challenge_id or 0, person=person, purpose=quote.operation,
-                digest=quote.key.digest(), requires=quote.factors, at=at)
-        except NotAuthorised:
-            # A double click: the first request spent the authorisation; wait for it.
-            with transaction.atomic():
-                ChannelUser.objects.select_for_update().filter(pk=user.pk).first()
-                found = _existing(person.pk, idempotency_key, instruction)
-            if found is not None:
-                return found
-            raise
-    return _execute(user=user, quote=quote, challenge=challenge,
-                    idempotency_key=idempotency_key, ip=ip, at=at)
+                challenge_id=challenge_id or 0, person=user.person, purpose=quote.operation,
+                digest=quote.key.digest(), requires=quote.factors,
+                at=at) if quote.factors else None
+        except (NotAuthorised, DigestMismatch) as exc:
+            # Leave the block normally: the burnt authorisation and the audit of a
+            # mismatch are committed although no money moves (TX-06).
+            refused = exc
+        else:
+            refused = None
+            transfer = _move(user=user, quote=quote, challenge=challenge,
+                             idempotency_key=idempotency_key, ip=ip, at=at)
+    if refused is not None:
+        raise refused
+    return transfer
 
 
-@transaction.atomic
-def _execute(*, user, quote: Quote, challenge, idempotency_key: str, ip, at) -> Transfer:
-    # One customer's payments one at a time: the daily limits count what is committed.
-    ChannelUser.objects.select_for_update().filter(pk=user.pk).first()
-    found = _existing(user.person_id, idempotency_key, quote.instruction)
-    if found is not None:
-        return found
-    quote = _checked(user=user, instruction=quote.instruction, device_id=quote.key.device,
-                     ip=ip, at=at, nonce=quote.key.nonce,
-                     decision=quote.risk)  # limits again, with the lock held
+def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at) -> Transfer:
+    """Post the journal, or hold the money for a risk review; write the transfer."""
     decision = quote.risk
     amount = Money(quote.key.amount_fen, quote.key.currency)
     ledger_key = f"transfer:{user.person_id}:{idempotency_key}"
