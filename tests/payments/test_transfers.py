@@ -32,7 +32,7 @@ def _balance(account):
     return Account.objects.get(pk=account.ledger_account_id).balance
 
 
-@pytest.mark.req("FP-03", "TX-01", "TX-09", "FA-09")
+@pytest.mark.req("FP-03", "TX-01", "TX-09", "FA-09", "CS-05")
 def test_a_same_bank_transfer_posts_once_and_alerts_both(payer, payee, at):
     user, account = payer
     transfer = pay(user, instruction(account, payee), at)
@@ -61,7 +61,7 @@ def test_own_accounts_need_nothing_beyond_the_login(payer, at):
     assert _balance(savings) == 123_456
 
 
-@pytest.mark.req("TX-06", "PF-02")
+@pytest.mark.req("TX-06")
 def test_double_clicks_and_replays_pay_once_and_show_the_first_result(payer, payee, at):
     user, account = payer
     order = instruction(account, payee)
@@ -192,7 +192,7 @@ def test_the_daily_sms_cap_counts_todays_payments(payer, payee, at, fund):
     assert pay(user, instruction(account, payee, yuan="20000.00"), at, key="c").status == "DONE"
 
 
-@pytest.mark.req("ON-13", "FP-02")
+@pytest.mark.req("ON-13")
 def test_class_ii_and_remote_accounts_have_daily_caps_to_others(payer, payee, at, fund):
     user, _account = payer
     second = personal_account_open(person_id=user.person_id, product="PERSONAL_II",

@@ -32,7 +32,7 @@ def _form(client, mine, theirs, **overrides):
         "amount": "1234.56", "memo": "房租", **overrides})
 
 
-@pytest.mark.req("FP-03", "TX-03", "TX-06", "TX-12", "CS-05")
+@pytest.mark.req("FP-03", "TX-03", "TX-06", "TX-12")
 def test_transfer_with_an_sms_code_then_the_result(client, ready_customer, accounts):
     mine, theirs = accounts
     sign_in(client, "zhangwei_01", PASSWORD)
