@@ -109,6 +109,11 @@ class Journal(models.Model):
     memo = models.CharField(max_length=200, blank=True)
     currency = models.CharField(max_length=3)
     posted_at = models.DateTimeField()
+    # The party outside this bank (interbank payments and credits): the other legs of such
+    # a journal are the bank's own clearing accounts, so the statement names this party.
+    party_name = models.CharField(max_length=120, blank=True, db_default="")
+    party_account = models.CharField(max_length=40, blank=True, db_default="")
+    party_bank = models.CharField(max_length=12, blank=True, db_default="")  # CNAPS bank code
 
     class Meta:
         indexes = [models.Index(fields=["posted_at"], name="ledger_journal_posted_at")]

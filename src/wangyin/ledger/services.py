@@ -50,6 +50,16 @@ from wangyin.ledger.models import (
 
 
 @dataclass(frozen=True, slots=True)
+class Party:
+    """Who is on the other side outside the bank (interbank payments): name, account
+    number at their bank, and that bank's CNAPS code."""
+
+    name: str
+    account: str
+    bank: str
+
+
+@dataclass(frozen=True, slots=True)
 class Line:
     """One leg of a journal: a positive amount debits the account, a negative one credits it."""
 
@@ -179,14 +189,16 @@ def _request_hash(type: str, memo: str, lines: Sequence[Line]) -> str:
 
 
 def _claim(*, key: str, request_hash: str, type: str, memo: str, currency: str,
-           posted_at: datetime) -> int | None:
+           posted_at: datetime, party: Party) -> int | None:
     """Insert the journal row; None if the key is taken (after its owner committed)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_journal (idempotency_key, request_hash, type, memo, currency, "
-            "posted_at) VALUES (%s, %s, %s, %s, %s, %s) "
+            "posted_at, party_name, party_account, party_bank) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            [key, request_hash, type, memo, currency, posted_at],
+            [key, request_hash, type, memo, currency, posted_at, party.name[:120],
+             party.account[:40], party.bank[:12]],
         )
         row = cursor.fetchone()
     return row[0] if row else None
@@ -245,16 +257,23 @@ def _apply(journal: Journal, lines: Sequence[Line], *, release: dict[int, int]) 
     Posting.objects.bulk_create(postings)
 
 
+NO_PARTY = Party("", "", "")
+
+
 def _post(*, idempotency_key: str, type: str, lines: Sequence[Line], memo: str, actor: str,
-          posted_at: datetime, release: dict[int, int] | None = None) -> Journal:
+          posted_at: datetime, release: dict[int, int] | None = None,
+          party: Party | None = None) -> Journal:
     currency = _validate_lines(lines)
     request_hash = _request_hash(type, memo, lines)
+    party = party or NO_PARTY
     journal_id = _claim(key=idempotency_key, request_hash=request_hash, type=type, memo=memo,
-                        currency=currency, posted_at=posted_at)
+                        currency=currency, posted_at=posted_at, party=party)
     if journal_id is None:
         return _replay(key=idempotency_key, request_hash=request_hash)
     journal = Journal(id=journal_id, idempotency_key=idempotency_key, request_hash=request_hash,
-                      type=type, memo=memo, currency=currency, posted_at=posted_at)
+                      type=type, memo=memo, currency=currency, posted_at=posted_at,
+                      party_name=party.name[:120], party_account=party.account[:40],
+                      party_bank=party.bank[:12])
     _apply(journal, lines, release=release or {})
     journal.replayed = False
     audit.record(
@@ -272,25 +291,26 @@ def _post(*, idempotency_key: str, type: str, lines: Sequence[Line], memo: str, 
 
 @transaction.atomic
 def journal_post(*, idempotency_key: str, type: str, lines: Sequence[Line], actor: str,
-                 posted_at: datetime, memo: str = "") -> Journal:
+                 posted_at: datetime, memo: str = "", party: Party | None = None) -> Journal:
     """Post a balanced journal of any number of lines."""
     if type not in JournalType.values:
         raise ValueError(f"unknown journal type {type!r}")
     return _post(idempotency_key=idempotency_key, type=type, lines=lines, memo=memo,
-                 actor=actor, posted_at=posted_at)
+                 actor=actor, posted_at=posted_at, party=party)
 
 
 @transaction.atomic
 def transfer(*, debit_account_id: int, credit_account_id: int, amount: Money,
              idempotency_key: str, actor: str, posted_at: datetime, memo: str = "",
-             type: str = JournalType.TRANSFER) -> Journal:
-    """Move ``amount`` from the debited account to the credited one."""
+             type: str = JournalType.TRANSFER, party: Party | None = None) -> Journal:
+    """Move ``amount`` from the debited account to the credited one. ``party`` names the
+    outside party when one side is a clearing account (interbank)."""
     if amount.fen <= 0:
         raise InvalidAmount(extra={"reason": "a transfer amount must be positive"})
     if type not in JournalType.values:
         raise ValueError(f"unknown journal type {type!r}")
     return _post(idempotency_key=idempotency_key, type=type, memo=memo, actor=actor,
-                 posted_at=posted_at,
+                 posted_at=posted_at, party=party,
                  lines=[debit(debit_account_id, amount), credit(credit_account_id, amount)])
 
 
