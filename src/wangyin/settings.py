@@ -160,6 +160,26 @@ CLASS_II_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_II_DAILY_FEN", str(10
 CLASS_III_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_III_DAILY_FEN", str(2_000 * 100)))
 # Accounts not opened face to face (ON-13): daily outward payments to others, in fen.
 REMOTE_ACCOUNT_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_REMOTE_DAILY_FEN", str(5_000 * 100)))
+# Interbank clearing (``payments.clearing``). This bank's CNAPS bank code; the adapter:
+# "sandbox" (the sandbox clearing system — settles in seconds, rejects and returns like the
+# real one; docs/operations.md) or "http" (the bank's front-end processor at
+# WANGYIN_CLEARING_URL, messages signed with the HMAC key WANGYIN_CLEARING_KEY). Routing:
+# up to the real-time limit through IBPS (24/7); above it through HVPS in its operating
+# hours (ISO weekdays, local time), otherwise BEPS. The GL accounts the money goes through.
+BANK_CNAPS_CODE = os.environ.get("WANGYIN_BANK_CNAPS", "319428000010")
+CLEARING_ADAPTER = os.environ.get("WANGYIN_CLEARING", "sandbox")
+CLEARING_URL = os.environ.get("WANGYIN_CLEARING_URL", "")
+CLEARING_IBPS_MAX_FEN = int(os.environ.get("WANGYIN_IBPS_MAX_FEN", str(50_000 * 100)))
+CLEARING_HVPS_HOURS = os.environ.get("WANGYIN_HVPS_HOURS", "08:30-17:15")
+CLEARING_HVPS_DAYS = os.environ.get("WANGYIN_HVPS_DAYS", "12345")
+CLEARING_SUSPENSE_ACCOUNT = os.environ.get("WANGYIN_CLEARING_SUSPENSE", "GL30010001")
+CLEARING_RESERVE_ACCOUNT = os.environ.get("WANGYIN_CLEARING_RESERVE", "GL10030001")
+# The reconciliation job acts on a message still queued, or sent and unanswered, this
+# many seconds after it was written / sent (per channel: BEPS settles in batches).
+CLEARING_STUCK_SECONDS = {"QUEUED": 60, "IBPS": 120, "HVPS": 1800, "BEPS": 7200}
+# The sandbox clearing system: seconds until it settles (per channel) and, after that,
+# until the payee's bank returns a payment it cannot apply.
+SANDBOX_CLEARING_DELAYS = {"IBPS": 2, "HVPS": 5, "BEPS": 30, "RETURN": 20}
 # Face verification against the ID photo (FA-08, ``authn.face``): "sandbox" (the sandbox
 # register, `wangyin face register`), "http" (WANGYIN_FACE_URL with the bearer token
 # WANGYIN_FACE_TOKEN) or "off". The similarity the bank requires of the provider's answer.

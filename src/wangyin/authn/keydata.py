@@ -1,6 +1,6 @@
 """The canonical key data of an operation a customer confirms (TX-04, TX-06): what the
 step-up is bound to and what the executing service recomputes. Its digest covers the
-operation type, payee account and name, amount, currency, the device and a single-use
+operation type, payee account, name and bank, amount, currency, the device and a single-use
 server random drawn when the confirmation page is built."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class KeyData:
     payee_name: str = ""
     amount_fen: int = 0
     currency: str = "CNY"
+    payee_bank: str = ""  # the payee's bank (CNAPS code) when it is another bank
 
     def __post_init__(self) -> None:
         if not self.operation or not self.device or len(self.nonce) < 16:
@@ -36,7 +37,10 @@ class KeyData:
 
     def canonical(self) -> bytes:
         """Sorted keys, no whitespace, UTF-8: one byte string per operation."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"),
+        data = asdict(self)
+        if not data["payee_bank"]:  # this bank: the same bytes as before the field existed
+            del data["payee_bank"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode()
 
     def digest(self) -> str:

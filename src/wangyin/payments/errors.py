@@ -20,6 +20,21 @@ class PayeeNotFound(PaymentError):
     message = _("There is no account with this number at this bank. Check the number.")
 
 
+class UnknownBank(PaymentError):
+    code = "unknown_bank"
+    message = _("Choose the payee's bank from the list.")
+
+
+class PayeeAccountInvalid(PaymentError):
+    code = "payee_account_invalid"
+    message = _("Enter the payee's account number: 8 to 32 digits.")
+
+
+class PayeeNameRequired(PaymentError):
+    code = "payee_name_required"
+    message = _("Enter the payee's name as their bank knows it.")
+
+
 class PayeeNameMismatch(PaymentError):
     code = "payee_name_mismatch"
     message = _("The payee's name does not match the account. Check the name with the payee.")

@@ -1,4 +1,5 @@
-"""Transfers between a customer's own accounts and to other customers of this bank.
+"""Transfers between a customer's own accounts, to other customers of this bank and to
+accounts at other banks (through the clearing port, ``payments.clearing``).
 
 Two steps, as the customer sees them:
 
@@ -13,7 +14,15 @@ the same checks (and the risk hook) again on the current state, spends the step-
 authorisation with the digest recomputed from the instruction it is about to execute (any
 difference is refused — TX-06), then either posts the journal or places a hold (risk
 "review"), writes the ``Transfer`` and queues the SMS alerts (TX-09). The page's
-idempotency key makes double clicks, retries and replays return the first transfer."""
+idempotency key makes double clicks, retries and replays return the first transfer.
+
+An interbank payment is posted to the clearing suspense account and its message to the
+clearing system is written in the same transaction (the outbox). ``payments.settlement``
+does the rest: ``clearing_send`` hands the message over, ``clearing_receive`` applies
+what the clearing system answers (settled: the suspense clears against the central-bank
+reserve; rejected or returned: a reversing journal gives the money back) and credits from
+other banks, each event once; ``clearing_reconcile`` finds messages stuck between steps
+(a worker that died, a lost answer) and completes them, so no money stays in limbo."""
 
 from __future__ import annotations
 
@@ -41,25 +50,39 @@ from wangyin.ledger import services as ledger
 from wangyin.ledger.errors import InvalidAmount
 from wangyin.ledger.models import Account, AccountStatus
 from wangyin.notify import services as notify
+from wangyin.payments import clearing, directory, settlement
 from wangyin.payments.errors import (
     AccountCannotPay,
     AccountClassLimit,
     InstructionChanged,
     NotYourAccount,
     PayeeAccountClosed,
+    PayeeAccountInvalid,
     PayeeNameMismatch,
+    PayeeNameRequired,
     PayeeNotFound,
     PaymentBlocked,
     SameAccount,
+    UnknownBank,
 )
-from wangyin.payments.models import Transfer, TransferKind, TransferStatus
+from wangyin.payments.models import (
+    Bank,
+    Step,
+    Transfer,
+    TransferEvent,
+    TransferKind,
+    TransferStatus,
+)
 from wangyin.risk import services as risk
 
 MAX_AMOUNT_FEN = 100_000_000 * 100  # one hundred million yuan: beyond any medium's cap
 OPERATION = {TransferKind.OWN: limits.OWN_ACCOUNTS,
-             TransferKind.SAME_BANK: "transfer.same_bank"}
+             TransferKind.SAME_BANK: "transfer.same_bank",
+             TransferKind.INTERBANK: "transfer.interbank"}
+TO_OTHERS = (TransferKind.SAME_BANK, TransferKind.INTERBANK)
 # Statuses whose money left (or is reserved to leave) the account today.
-COUNTED = (TransferStatus.DONE, TransferStatus.HELD, TransferStatus.RELEASED)
+COUNTED = (TransferStatus.DONE, TransferStatus.PROCESSING, TransferStatus.HELD,
+           TransferStatus.RELEASED)
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,7 @@ class Instruction:
     payee_name: str
     amount_fen: int
     memo: str = ""
+    payee_bank: str = ""  # CNAPS code of the payee's bank; empty (or ours): this bank
 
 
 @dataclass(frozen=True)
@@ -81,12 +105,14 @@ class Quote:
     key: KeyData
     factors: tuple[str, ...]
     debit: CustomerAccount
-    credit: CustomerAccount
+    credit: CustomerAccount | None  # None: an account at another bank
     available_fen: int
     large: bool  # TX-12: the confirmation page warns
     limits_text: tuple[str, ...]
     risk: risk.Decision
-    fee_fen: int = 0  # same-bank transfers are free
+    fee_fen: int = 0  # online transfers are free, within the bank and to other banks
+    bank: Bank | None = None
+    channel: str = ""  # the clearing system an interbank payment goes through
 
     @property
     def medium(self) -> str:
@@ -135,21 +161,39 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
         raise NotYourAccount(extra={"account_id": instruction.debit_account_id})
     if debit.ledger_account.status != AccountStatus.ACTIVE:
         raise AccountCannotPay(extra={"account": debit.number})
-    credit = customers.account_by_number(number=instruction.payee_account)
-    if credit is None:
-        raise PayeeNotFound()
-    if credit.pk == debit.pk:
-        raise SameAccount()
-    if credit.ledger_account.status == AccountStatus.CLOSED:
-        raise PayeeAccountClosed()
-    holder = credit.person.name if credit.person_id else credit.company.name
-    kind = TransferKind.OWN if credit.person_id == person.pk else TransferKind.SAME_BANK
-    if kind == TransferKind.SAME_BANK and instruction.payee_name.strip() != holder:
-        raise PayeeNameMismatch(extra={"account": credit.number})
+    credit = bank = None
+    channel = ""
+    if directory.is_this_bank(instruction.payee_bank):
+        credit = customers.account_by_number(number=instruction.payee_account)
+        if credit is None:
+            raise PayeeNotFound()
+        if credit.pk == debit.pk:
+            raise SameAccount()
+        if credit.ledger_account.status == AccountStatus.CLOSED:
+            raise PayeeAccountClosed()
+        holder = credit.person.name if credit.person_id else credit.company.name
+        kind = TransferKind.OWN if credit.person_id == person.pk else TransferKind.SAME_BANK
+        if kind == TransferKind.SAME_BANK and instruction.payee_name.strip() != holder:
+            raise PayeeNameMismatch(extra={"account": credit.number})
+        payee_account = credit.number
+    else:
+        # Another bank's account: its bank checks number and name when the payment
+        # arrives; a mismatch comes back as a rejection or a return.
+        bank = directory.bank_by_code(instruction.payee_bank)
+        if bank is None:
+            raise UnknownBank(extra={"bank": instruction.payee_bank[:12]})
+        payee_account = normalise_identifier(instruction.payee_account)
+        if not payee_account.isdigit() or not 8 <= len(payee_account) <= 32:
+            raise PayeeAccountInvalid()
+        holder = instruction.payee_name.strip()
+        if not holder:
+            raise PayeeNameRequired()
+        kind = TransferKind.INTERBANK
+        channel = clearing.route(amount, at)
     operation = OPERATION[kind]
     decision = risk.evaluate(risk.Event(
         kind=operation, person_id=person.pk, channel="web", device=device_id, ip=ip, at=at,
-        amount_fen=amount, counterparty=credit.number))
+        amount_fen=amount, counterparty=payee_account))
     if decision.action == risk.BLOCK:
         raise PaymentBlocked(extra={"reasons": list(decision.reasons)})
     factors = limits.funds_factors(person=person, edition=user.edition, operation=operation,
@@ -157,7 +201,7 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
                                    risk="step_up" if decision.action == risk.STEP_UP
                                    else "allow")
     limits_text = []
-    if kind == TransferKind.SAME_BANK:
+    if kind in TO_OTHERS:
         medium = limits.medium_of(factors)
         paid, count = _paid_today(at, person=person, medium=medium)
         limits.limits_check(person=person, medium=medium, amount_fen=amount,
@@ -176,8 +220,7 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
         class_cap = _class_cap(debit)
         if class_cap is not None:
             cap, which = class_cap
-            paid_here, _count = _paid_today(at, debit_account=debit,
-                                            kind=TransferKind.SAME_BANK)
+            paid_here, _count = _paid_today(at, debit_account=debit, kind__in=TO_OTHERS)
             if paid_here + amount > cap:
                 raise AccountClassLimit(
                     _("Payments to others from %(which)s are limited to %(cap)s a day "
@@ -189,11 +232,13 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
                                % {"which": which, "cap": _yuan(cap)})
     available = debit.ledger_account.balance - debit.ledger_account.held
     key = KeyData(operation=operation, device=device_id, nonce=nonce,
-                  payee_account=credit.number, payee_name=holder, amount_fen=amount)
+                  payee_account=payee_account, payee_name=holder, amount_fen=amount,
+                  payee_bank=bank.code if bank else "")
     return Quote(instruction=instruction, kind=kind, operation=operation, key=key,
                  factors=tuple(factors), debit=debit, credit=credit, available_fen=available,
                  large=amount >= settings.LARGE_PAYMENT_WARNING_FEN,
-                 limits_text=tuple(str(t) for t in limits_text), risk=decision)
+                 limits_text=tuple(str(t) for t in limits_text), risk=decision, bank=bank,
+                 channel=channel)
 
 
 def transfer_quote(*, user: ChannelUser, instruction: Instruction, device_id: str,
@@ -205,12 +250,13 @@ def transfer_quote(*, user: ChannelUser, instruction: Instruction, device_id: st
 
 
 def _existing(person_id: int, idempotency_key: str, instruction: Instruction):
-    transfer = (Transfer.objects.select_related("debit_account", "credit_account")
+    transfer = (Transfer.objects.select_related("debit_account", "credit_account", "payee_bank")
                 .filter(person_id=person_id, idempotency_key=idempotency_key).first())
     if transfer is not None:
+        bank = "" if directory.is_this_bank(instruction.payee_bank) else instruction.payee_bank
         same = (transfer.debit_account_id == instruction.debit_account_id
-                and transfer.credit_account.number
-                == normalise_identifier(instruction.payee_account)
+                and transfer.payee_account == normalise_identifier(instruction.payee_account)
+                and (transfer.payee_bank.code if transfer.payee_bank_id else "") == bank
                 and transfer.amount_fen == instruction.amount_fen)
         if not same:
             raise InstructionChanged(extra={"transfer": transfer.pk})
@@ -257,36 +303,53 @@ def transfer_execute(*, user: ChannelUser, instruction: Instruction, nonce: str,
 
 
 def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at) -> Transfer:
-    """Post the journal, or hold the money for a risk review; write the transfer."""
+    """Post the journal (to the payee, or to the clearing suspense account for another
+    bank), or hold the money for a risk review; write the transfer and its history."""
     decision = quote.risk
     amount = Money(quote.key.amount_fen, quote.key.currency)
     ledger_key = f"transfer:{user.person_id}:{idempotency_key}"
+    memo = quote.instruction.memo[:60]
     journal = hold = None
     if decision.action == risk.REVIEW:
         hold = ledger.hold_place(account_id=quote.debit.ledger_account_id, amount=amount,
                                  idempotency_key=ledger_key, reason="risk review",
                                  actor=user.actor, placed_at=at)
+        status, step = TransferStatus.HELD, Step.HELD
+    elif quote.kind == TransferKind.INTERBANK:
+        journal = ledger.transfer(debit_account_id=quote.debit.ledger_account_id,
+                                  credit_account_id=settlement.clearing_accounts().suspense,
+                                  amount=amount, idempotency_key=ledger_key, actor=user.actor,
+                                  posted_at=at, memo=memo,
+                                  party=ledger.Party(quote.key.payee_name,
+                                                     quote.key.payee_account,
+                                                     quote.bank.code))
+        status, step = TransferStatus.PROCESSING, Step.SUBMITTED
     else:
         journal = ledger.transfer(debit_account_id=quote.debit.ledger_account_id,
                                   credit_account_id=quote.credit.ledger_account_id,
                                   amount=amount, idempotency_key=ledger_key,
-                                  actor=user.actor, posted_at=at,
-                                  memo=quote.instruction.memo[:60])
+                                  actor=user.actor, posted_at=at, memo=memo)
+        status, step = TransferStatus.DONE, Step.DONE
     transfer = Transfer.objects.create(
         person_id=user.person_id, debit_account=quote.debit, credit_account=quote.credit,
-        kind=quote.kind, payee_name=quote.key.payee_name, amount_fen=amount.fen,
-        currency=amount.currency, memo=quote.instruction.memo[:60],
-        status=TransferStatus.HELD if hold else TransferStatus.DONE,
+        kind=quote.kind, payee_account=quote.key.payee_account, payee_bank=quote.bank,
+        channel=quote.channel, payee_name=quote.key.payee_name, amount_fen=amount.fen,
+        currency=amount.currency, memo=memo, status=status,
         idempotency_key=idempotency_key, digest=quote.key.digest(), challenge=challenge,
         medium=quote.medium, risk_action=decision.action, risk_reasons=list(decision.reasons),
         journal=journal, hold=hold, device=quote.key.device[:64], created_at=at)
     transfer.replayed = False
+    TransferEvent.objects.create(transfer=transfer, step=step, at=at,
+                                 detail=quote.channel)
+    if status == TransferStatus.PROCESSING:
+        settlement.queue_payment(transfer, quote.debit, at)
     audit.record(actor=user.actor, action="payments.transfer", target=f"transfer:{transfer.pk}",
                  occurred_at=at, ip=ip, device=quote.key.device,
                  details={"kind": quote.kind, "status": transfer.status,
                           "amount_fen": amount.fen, "medium": transfer.medium,
+                          "channel": quote.channel,
                           "debit": mask_account(quote.debit.number),
-                          "credit": mask_account(quote.credit.number)})
+                          "credit": mask_account(quote.key.payee_account)})
     _alerts(transfer, quote, at)
     return transfer
 
@@ -297,16 +360,19 @@ def _alerts(transfer: Transfer, quote: Quote, at: datetime) -> None:
     amount = _yuan(transfer.amount_fen)
     payer = quote.debit.person
     debit_after = Account.objects.get(pk=quote.debit.ledger_account_id)
+    tail = quote.debit.number[-4:]
     if transfer.status == TransferStatus.HELD:
-        text = (f"{settings.SMS_SIGNATURE}您尾号{quote.debit.number[-4:]}的账户{local}"
+        text = (f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{local}"
                 f"转账{amount}正在审核，资金暂时冻结，审核后通知您。如非本人操作请致电本行。")
     else:
-        text = (f"{settings.SMS_SIGNATURE}您尾号{quote.debit.number[-4:]}的账户{local}"
-                f"转出{amount}，收款人{mask_name(transfer.payee_name)}，可用余额"
+        to = (f"{quote.bank.bank_name}{mask_name(transfer.payee_name)}"
+              if quote.bank else mask_name(transfer.payee_name))
+        text = (f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{local}"
+                f"转出{amount}，收款人{to}，可用余额"
                 f"{_yuan(debit_after.balance - debit_after.held)}。如非本人操作请致电本行。")
     notify.sms_send(phone=payer.phone, body=text, purpose="payments.debit",
                     actor="system:payments", at=at)
-    payee = quote.credit.person
+    payee = quote.credit.person if quote.credit else None
     if transfer.status == TransferStatus.DONE and payee is not None and payee.pk != payer.pk:
         notify.sms_send(phone=payee.phone, purpose="payments.credit", actor="system:payments",
                         at=at, body=f"{settings.SMS_SIGNATURE}您尾号{quote.credit.number[-4:]}"
