@@ -145,7 +145,7 @@ def clearing_receive(*, event: Event, now: datetime) -> str:
     if event.kind == clearing.CREDIT:
         return _incoming(event, now)
     with transaction.atomic():
-        message = (ClearingMessage.objects.select_for_update()
+        message = (ClearingMessage.objects.select_for_update(of=("self",))
                    .select_related("transfer", "transfer__debit_account",
                                    "transfer__debit_account__person")
                    .filter(msg_id=event.msg_id, kind=MessageKind.PAYMENT).first())
