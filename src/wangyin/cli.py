@@ -8,6 +8,8 @@
     wangyin sms inbox        the SMS sandbox: what the bank has sent
     wangyin token code|answer  the demo customer's tokens, played in software
     wangyin face register    the face-verification sandbox: a customer's ID photo
+    wangyin banks load       the bank directory (CNAPS bank codes) from a CSV file
+    wangyin clearing ...     interbank clearing: reconcile; the sandbox (run, incoming)
     wangyin manage ARGS...   any Django management command
 """
 
@@ -163,6 +165,89 @@ def face_register(login: str, picture: str) -> None:
         click.echo(str(exc), err=True)
         sys.exit(2)
     click.echo(f"registered the ID photo of {person.masked_name} ({login})")
+
+
+@main.group(help="The bank directory (CNAPS bank codes).")
+def banks() -> None:
+    pass
+
+
+@banks.command("load", help="Load the directory from FILE (CSV: code,name,bank_name,city; "
+               "default: the demo directory). All or nothing; codes missing from the file "
+               "are deactivated.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+def banks_load(file: str | None) -> None:
+    _django()
+    from wangyin.payments import directory
+
+    try:
+        counts = directory.banks_load(file or directory.DEMO_DIRECTORY)
+    except directory.DirectoryError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@main.group(help="Interbank clearing.")
+def clearing() -> None:
+    pass
+
+
+@clearing.command("reconcile", help="Complete messages stuck between steps and check the "
+                  "clearing suspense account (the worker does this every minute).")
+def clearing_reconcile() -> None:
+    _django()
+    from wangyin.core import clock
+    from wangyin.payments import settlement
+
+    report = settlement.clearing_reconcile(now=clock.now())
+    click.echo(f"sent {report.sent}, completed {report.completed}, clearing unavailable "
+               f"{report.unavailable}, suspense difference {report.suspense_difference_fen} fen")
+    sys.exit(1 if report.suspense_difference_fen else 0)
+
+
+@clearing.command("run", help="Sandbox: take every step that is due now (the worker does "
+                  "this when steps fall due).")
+def clearing_run() -> None:
+    _django()
+    from wangyin.core import clock
+    from wangyin.payments import sandbox
+
+    click.echo(f"{sandbox.run_due(now=clock.now())} step(s) delivered")
+
+
+@clearing.command("incoming", help="Sandbox: another bank pays AMOUNT yuan into ACCOUNT "
+                  "of this bank (delivered by the worker after the channel's delay).")
+@click.argument("account")
+@click.argument("amount")
+@click.option("--payee-name", required=True, help="The name the sender gives for the payee.")
+@click.option("--payer-name", default="赵六", show_default=True)
+@click.option("--payer-account", default="6222020000000001234", show_default=True)
+@click.option("--payer-bank", default="102428000013", show_default=True)
+@click.option("--memo", default="")
+def clearing_incoming(account: str, amount: str, payee_name: str, payer_name: str,
+                      payer_account: str, payer_bank: str, memo: str) -> None:
+    _django()
+    from django.conf import settings
+
+    from wangyin.core import clock
+    from wangyin.core.errors import DomainError
+    from wangyin.core.money import Money
+    from wangyin.payments import sandbox
+
+    if settings.CLEARING_ADAPTER != "sandbox":
+        click.echo("the bank does not use the sandbox clearing system", err=True)
+        sys.exit(1)
+    try:
+        fen = Money.from_yuan(amount).fen
+        msg_id = sandbox.credit_incoming(
+            payer_name=payer_name, payer_account=payer_account, payer_bank=payer_bank,
+            payee_account=account, payee_name=payee_name, amount_fen=fen, memo=memo,
+            at=clock.now())
+    except (ValueError, DomainError) as exc:
+        click.echo(f"not a payable amount: {amount} ({exc})", err=True)
+        sys.exit(2)
+    click.echo(f"credit {msg_id} queued in the sandbox clearing system")
 
 
 @main.command(help="Print the compliance matrix and write docs/compliance.md.")

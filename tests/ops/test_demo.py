@@ -25,10 +25,16 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
     counts = (Person.objects.count(), Company.objects.count(),
               CustomerAccount.objects.count(), Account.objects.count(),
               Journal.objects.count())
-    assert counts == (3, 1, 5, 9, 605)
+    assert counts == (3, 1, 5, 10, 605)  # 5 GL accounts
     assert {login["login"] for login in first.logins} == {"zhangwei", "linademo", "teller01",
                                                          "auditor01", "secadmin01"}
     assert first.journals_posted == 605
+    # Other banks: the directory is loaded, the sandbox knows their accounts, and the
+    # clearing suspense holds nothing (the history settled through the reserve).
+    from wangyin.payments import directory, settlement
+    assert directory.bank_by_code("102428000013") is not None
+    assert {o["name"] for o in first.other_banks} == {"赵六", "孙红", "陈七"}
+    assert settlement.suspense_difference() == 0
     from wangyin.authn.tokens import tokens_of
     zhangwei = Person.objects.get(channel_users__login_name="zhangwei")
     assert {t.kind for t in tokens_of(zhangwei)} == {"TOTP", "OCRA"}

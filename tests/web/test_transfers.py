@@ -99,3 +99,71 @@ def test_the_confirmation_expires(client, ready_customer, accounts, settings):
     session.save()
     assert client.post("/transfers/confirm/", {"code": "000000"}).url == "/transfers/new/"
     assert not Transfer.objects.exists()
+
+
+@pytest.mark.req("FP-03", "TX-06")
+def test_a_transfer_to_another_bank_shows_its_progress(client, ready_customer, accounts, at):
+    from datetime import timedelta
+
+    from wangyin.payments import directory, sandbox
+
+    directory.banks_load()
+    sandbox.account_add(bank_code="102428000013", number="6222020000000001234", name="赵六")
+    mine, _theirs = accounts
+    sign_in(client, "zhangwei_01", PASSWORD)
+    form = client.get("/transfers/new/").content.decode()
+    assert "中国工商银行赣州分行营业部" in form
+    posted = client.post("/transfers/new/", {
+        "debit_account": mine.pk, "payee_account": "6222 0200 0000 0001 234",
+        "payee_bank": "102428000013", "payee_name": "赵六", "amount": "300.00", "memo": ""})
+    assert posted.url == "/transfers/confirm/"
+    page = client.get("/transfers/confirm/").content.decode()
+    assert "中国工商银行赣州分行营业部" in page and 'id="arrival"' in page
+    done = client.post("/transfers/confirm/", {"code": sms_code("authn.transfer.interbank")})
+    transfer = Transfer.objects.get()
+    assert transfer.status == "PROCESSING" and transfer.payee_account == "6222020000000001234"
+    result = client.get(done.url).content.decode()
+    assert 'id="transfer-progress"' in result and "中国工商银行" in result
+    from wangyin.payments import settlement
+    from wangyin.payments.models import ClearingMessage
+    settlement.clearing_send(message_id=ClearingMessage.objects.get().pk, now=at)
+    sandbox.run_due(now=at + timedelta(minutes=1))
+    result = client.get(done.url).content.decode()
+    transfer.refresh_from_db()
+    assert transfer.status == "DONE" and result.count("<li>") >= 3
+
+
+@pytest.mark.req("CS-09")
+def test_an_unknown_payee_bank_is_refused_on_the_form(client, ready_customer, accounts):
+    mine, _theirs = accounts
+    sign_in(client, "zhangwei_01", PASSWORD)
+    page = client.post("/transfers/new/", {
+        "debit_account": mine.pk, "payee_account": "6222020000000001234",
+        "payee_bank": "999999999999", "payee_name": "赵六", "amount": "300.00"})
+    assert page.status_code == 400 and not Transfer.objects.exists()
+
+
+def test_the_clearing_door_is_closed_with_the_sandbox(client):
+    assert client.post("/clearing/events/", b"{}", content_type="application/json"
+                       ).status_code == 404
+
+
+@pytest.mark.req("DT-01")
+def test_the_clearing_door_takes_only_signed_events(client, settings):
+    import json
+
+    from wangyin.payments import clearing
+
+    settings.CLEARING_ADAPTER = "http"
+    body = json.dumps({"kind": "settled", "msg_id": "nope"}).encode()
+    forged = client.post("/clearing/events/", body, content_type="application/json",
+                         headers={clearing.SIGNATURE_HEADER: "0" * 64})
+    assert forged.status_code == 403
+    signed = client.post("/clearing/events/", body, content_type="application/json",
+                         headers={clearing.SIGNATURE_HEADER: clearing.sign(body)})
+    assert signed.status_code == 200 and json.loads(signed.content) == {"result": "unknown"}
+    assert clearing.signature_ok(signed.content, signed[clearing.SIGNATURE_HEADER])
+    junk = b'{"kind": "credit", "msg_id": "x", "amount_fen": -5}'
+    refused = client.post("/clearing/events/", junk, content_type="application/json",
+                          headers={clearing.SIGNATURE_HEADER: clearing.sign(junk)})
+    assert refused.status_code == 400

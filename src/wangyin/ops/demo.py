@@ -35,6 +35,7 @@ SEED = 20261122
 GL_ACCOUNTS = [
     ("GL10010001", "库存现金 Cash in vault", NormalSide.DEBIT),
     ("GL30010001", "清算往来 Interbank clearing suspense", NormalSide.DEBIT),
+    ("GL10030001", "存放中央银行款项 Deposits with the central bank", NormalSide.DEBIT),
     ("GL60210001", "手续费收入 Fee income", NormalSide.CREDIT),
     ("GL64110001", "利息支出 Interest expense", NormalSide.DEBIT),
 ]
@@ -80,6 +81,7 @@ class DemoResult:
     usb_key: dict = field(default_factory=dict)
     face_camera: str = ""
     journals_posted: int = 0
+    other_banks: list[dict] = field(default_factory=list)
 
 
 def load_demo(*, now: datetime | None = None, history_size: int = HISTORY_SIZE) -> DemoResult:
@@ -110,7 +112,38 @@ def load_demo(*, now: datetime | None = None, history_size: int = HISTORY_SIZE) 
                              "account": ", ".join(a.number for a in company_accounts)})
     _logins(now, people, result)
     _face(now, people[1], result)
+    _other_banks(result)
     return result
+
+
+# Accounts at other banks the sandbox clearing system knows: pay them from the demo to see
+# a payment settle (赵六), come back (陈七's account is closed) or be refused (any other
+# number at these banks).
+OTHER_BANK_ACCOUNTS = [
+    ("102428000013", "6222020000000001234", "赵六", False),
+    ("105428000016", "6217000000000005678", "孙红", False),
+    ("308428000019", "6214830000000009012", "陈七", True),
+]
+
+
+def _other_banks(result: DemoResult) -> None:
+    """The bank directory (data, ``wangyin banks load``) and the sandbox's accounts at
+    other banks."""
+    from django.conf import settings
+
+    from wangyin.payments import directory, sandbox
+    from wangyin.payments.models import Bank
+
+    if not Bank.objects.exists():
+        counts = directory.banks_load()
+        result.created.append(f"bank directory ({counts['added']} entries)")
+    if settings.CLEARING_ADAPTER != "sandbox":
+        return
+    for code, number, name, closed in OTHER_BANK_ACCOUNTS:
+        sandbox.account_add(bank_code=code, number=number, name=name, closed=closed)
+        bank = directory.bank_by_code(code)
+        result.other_banks.append({"bank": bank.name if bank else code, "account": number,
+                                   "name": name, "closed": closed})
 
 
 def demo_credentials() -> dict:
@@ -381,7 +414,9 @@ def _history(*, start: datetime, gl: dict[str, Account], people, company, size: 
     if Journal.objects.filter(idempotency_key=f"demo:hist:{size - 1:05d}").exists():
         return 0
     rng = random.Random(SEED)
-    cash, clearing = gl["GL10010001"].pk, gl["GL30010001"].pk
+    # Past interbank business has settled: it went through the central-bank reserve. The
+    # suspense account holds only payments still in clearing (see payments.settlement).
+    cash, clearing = gl["GL10010001"].pk, gl["GL10030001"].pk
     fees, interest = gl["GL60210001"].pk, gl["GL64110001"].pk
     zhang, li, wang = (p.ledger_account_id for p in people)
     basic, general = (a.ledger_account_id for a in company)

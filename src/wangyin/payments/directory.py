@@ -69,6 +69,7 @@ def is_this_bank(code: str) -> bool:
 
 
 def banks_for_choice(limit: int = 500) -> list[Bank]:
-    """Active entries for the payee-bank list, this bank first."""
-    banks = list(Bank.objects.filter(active=True).order_by("bank_name", "name")[:limit])
-    return sorted(banks, key=lambda b: b.code != settings.BANK_CNAPS_CODE)
+    """The other banks' active entries for the payee-bank list (this bank is the form's
+    default choice)."""
+    return list(Bank.objects.filter(active=True).exclude(code=settings.BANK_CNAPS_CODE)
+                .order_by("bank_name", "name")[:limit])

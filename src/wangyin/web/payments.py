@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from wangyin.authn import services as authn
@@ -17,6 +18,7 @@ from wangyin.core.errors import DomainError
 from wangyin.core.masking import mask_account
 from wangyin.core.money import Money, format_money
 from wangyin.customers import selectors as customer_selectors
+from wangyin.payments import directory
 from wangyin.payments import services as payments
 from wangyin.payments.models import Transfer, TransferKind
 from wangyin.web import stepup
@@ -30,11 +32,21 @@ WINDOW = timedelta(minutes=5)
 RETRY_HERE = (ChallengeFailed, FaceNotRecognised, TokenLocked)
 
 
+# What the customer is told about when the money arrives, by clearing system.
+ARRIVAL = {
+    "IBPS": _("Real-time interbank payment: usually arrives within seconds, any day."),
+    "HVPS": _("Large-value payment: arrives within the clearing system's business hours, "
+              "usually within minutes."),
+    "BEPS": _("Batch payment: arrives with the clearing system's next batch, at the latest "
+              "on the next working day."),
+}
+
+
 def _instruction(data: dict) -> payments.Instruction:
     return payments.Instruction(debit_account_id=data["debit_account_id"],
                                 payee_account=data["payee_account"],
                                 payee_name=data["payee_name"], amount_fen=data["amount_fen"],
-                                memo=data["memo"])
+                                memo=data["memo"], payee_bank=data.get("payee_bank", ""))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -43,7 +55,8 @@ def transfer_new(request):
     user = request.customer
     accounts = customer_selectors.accounts_of_person(person_id=user.person_id)
     initial = {"debit_account": request.GET.get("from", "")}
-    form = TransferForm(request.POST or None, accounts=accounts, initial=initial)
+    form = TransferForm(request.POST or None, accounts=accounts, initial=initial,
+                        banks=directory.banks_for_choice())
     error = request.session.pop("transfer_error", "")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -51,7 +64,8 @@ def transfer_new(request):
             debit_account_id=data["debit_account"],
             payee_account="".join(data["payee_account"].split()),
             payee_name=data["payee_name"].strip(),
-            amount_fen=Money.from_yuan(data["amount"]).fen, memo=data["memo"].strip())
+            amount_fen=Money.from_yuan(data["amount"]).fen, memo=data["memo"].strip(),
+            payee_bank="" if directory.is_this_bank(data["payee_bank"]) else data["payee_bank"])
         now = clock.now()
         try:
             quote = payments.transfer_quote(user=user, instruction=instruction,
@@ -71,11 +85,13 @@ def transfer_new(request):
                 "operation": quote.operation, "digest": quote.key.digest(),
                 "key": secrets.token_urlsafe(18),
                 "instruction": {**instruction.__dict__,
-                                "payee_account": quote.credit.number},
+                                "payee_account": quote.key.payee_account},
                 "shown": {"kind": str(TransferKind(quote.kind).label),
                           "debit": quote.debit.masked_number,
                           "debit_product": quote.debit.get_product_display(),
-                          "payee_account": quote.credit.number,
+                          "payee_account": quote.key.payee_account,
+                          "payee_bank": quote.bank.name if quote.bank else "",
+                          "arrival": str(ARRIVAL[quote.channel]) if quote.channel else "",
                           "payee_name": quote.key.payee_name,
                           "amount": format_money(Money(quote.key.amount_fen)),
                           "fee": format_money(Money(quote.fee_fen)),
@@ -134,10 +150,13 @@ def transfer_confirm(request):
 @require_safe
 @customer_required
 def transfer_done(request, transfer_id: int):
-    transfer = (Transfer.objects.select_related("debit_account", "credit_account")
+    transfer = (Transfer.objects.select_related("debit_account", "payee_bank")
                 .filter(pk=transfer_id, person_id=request.customer.person_id).first())
     if transfer is None:
         raise Http404  # another customer's transfer looks like none
     return render(request, "web/transfer_done.html", {
         "transfer": transfer, "amount": format_money(Money(transfer.amount_fen)),
-        "payee_account": mask_account(transfer.credit_account.number)})
+        "payee_account": mask_account(transfer.payee_account),
+        "events": transfer.events.all(),
+        "arrival": ARRIVAL.get(transfer.channel, "") if transfer.status == "PROCESSING"
+        else ""})

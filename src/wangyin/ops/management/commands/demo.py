@@ -38,6 +38,13 @@ class Command(BaseCommand):
                               f"{token['seed']} (play it with: {play})")
         if result.card_pdf:
             self.stdout.write(f"  zhangwei's password card: {result.card_pdf}")
+        if result.other_banks:
+            self.stdout.write("accounts at other banks (sandbox clearing; `wangyin clearing "
+                              "incoming` plays a credit from them):")
+            for other in result.other_banks:
+                state = " (closed: a payment comes back)" if other["closed"] else ""
+                self.stdout.write(f"  {other['name']:<6} {other['account']} "
+                                  f"{other['bank']}{state}")
         if result.face_camera:
             self.stdout.write(f"  linademo's face (forgotten-password page): start Chromium with "
                               "--use-fake-device-for-media-stream "
