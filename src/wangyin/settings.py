@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "wangyin.authn",
     "wangyin.risk",
     "wangyin.payments",
+    "wangyin.receipts",
     "wangyin.ops",
     "wangyin.web",
     "wangyin.backoffice",
@@ -219,4 +220,6 @@ RATE_LIMITS = {
     "captcha_per_ip": (60, 60),
     "staff_login_per_ip": (20, 900), "staff_login_per_name": (5, 900),
     "staff_otp_per_ip": (20, 900), "staff_otp_per_name": (5, 900),
+    # The public receipt check: enough for a person, far too few to guess codes.
+    "receipt_verify_per_ip": (20, 600),
 }

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
-from wangyin.web import banking, login, payments, selfservice
+from wangyin.web import banking, login, payments, receipts, selfservice
 from wangyin.web import views as web_views
 
 urlpatterns = [
@@ -33,6 +33,9 @@ urlpatterns = [
     path("transfers/new/", payments.transfer_new, name="transfer_new"),
     path("transfers/confirm/", payments.transfer_confirm, name="transfer_confirm"),
     path("transfers/<int:transfer_id>/", payments.transfer_done, name="transfer_done"),
+    path("transfers/<int:transfer_id>/receipt.pdf", receipts.transfer_receipt_pdf,
+         name="transfer_receipt_pdf"),
+    path("receipts/verify/", receipts.receipt_verify, name="receipt_verify"),
     path("security/", banking.security_centre, name="security"),
     path("security/confirm/", banking.security_confirm, name="security_confirm"),
     path("security/funds/close/", banking.funds_close, name="funds_close"),
