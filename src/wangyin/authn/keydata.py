@@ -28,6 +28,7 @@ class KeyData:
     amount_fen: int = 0
     currency: str = "CNY"
     payee_bank: str = ""  # the payee's bank (CNAPS code) when it is another bank
+    schedule: str = ""  # a scheduled or recurring transfer's dates, e.g. "MONTHLY:…"
 
     def __post_init__(self) -> None:
         if not self.operation or not self.device or len(self.nonce) < 16:
@@ -38,8 +39,9 @@ class KeyData:
     def canonical(self) -> bytes:
         """Sorted keys, no whitespace, UTF-8: one byte string per operation."""
         data = asdict(self)
-        if not data["payee_bank"]:  # this bank: the same bytes as before the field existed
-            del data["payee_bank"]
+        for optional in ("payee_bank", "schedule"):  # unused: the bytes stay as they were
+            if not data[optional]:
+                del data[optional]
         return json.dumps(data, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode()
 

@@ -75,3 +75,16 @@ class InstructionChanged(PaymentError):
     code = "instruction_changed"
     http_status = 409
     message = _("This confirmation belongs to another payment. Please start again.")
+
+
+class ScheduleInvalid(PaymentError):
+    code = "schedule_invalid"
+    message = _("Check the dates of the scheduled transfer.")
+
+
+class OrderNotFound(PaymentError):
+    """Not one of the customer's scheduled transfers: it looks like none."""
+
+    code = "order_not_found"
+    http_status = 404
+    message = _("There is no such scheduled transfer.")

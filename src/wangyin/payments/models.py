@@ -92,6 +92,10 @@ class Transfer(models.Model):
     reversal_journal = models.OneToOneField("ledger.Journal", on_delete=models.PROTECT,
                                             null=True, blank=True, related_name="+")
     device = models.CharField(max_length=64, blank=True)
+    # Made by the job queue from a scheduled or recurring order (authorised when the
+    # customer confirmed the order, so no challenge of its own).
+    standing_order = models.ForeignKey("StandingOrder", on_delete=models.PROTECT, null=True,
+                                       blank=True, related_name="transfers")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -121,6 +125,68 @@ class Transfer(models.Model):
                 name="payments_transfer_payee_matches_kind"),
         ]
         indexes = [models.Index(fields=["person", "created_at"])]
+
+
+class Frequency(models.TextChoices):
+    ONCE = "ONCE", _("Once, on a date")
+    WEEKLY = "WEEKLY", _("Every week")
+    MONTHLY = "MONTHLY", _("Every month")
+
+
+class OrderStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", _("Active")
+    FINISHED = "FINISHED", _("Finished")
+    CANCELLED = "CANCELLED", _("Cancelled")
+
+
+class StandingOrder(models.Model):
+    """A scheduled (预约, one date) or recurring transfer: confirmed with the step-up once,
+    executed by the job queue on each date, cancellable until it runs."""
+
+    user = models.ForeignKey("identity.ChannelUser", on_delete=models.PROTECT,
+                             related_name="standing_orders")
+    debit_account = models.ForeignKey("customers.CustomerAccount", on_delete=models.PROTECT,
+                                      related_name="standing_orders")
+    payee_account = models.CharField(max_length=40)
+    payee_bank = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    payee_name = models.CharField(max_length=60)
+    amount_fen = models.BigIntegerField()
+    memo = models.CharField(max_length=60, blank=True)
+    frequency = models.CharField(max_length=8, choices=Frequency.choices)
+    first_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)  # recurring orders only
+    next_date = models.DateField(null=True, blank=True)  # None once finished or cancelled
+    status = models.CharField(max_length=9, choices=OrderStatus.choices,
+                              default=OrderStatus.ACTIVE)
+    idempotency_key = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64)  # of the confirmed key data, schedule included
+    challenge = models.OneToOneField("authn.AuthChallenge", on_delete=models.PROTECT,
+                                     null=True, blank=True, related_name="+")
+    device = models.CharField(max_length=64, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"],
+                                    name="payments_order_once_per_key"),
+            models.CheckConstraint(condition=Q(amount_fen__gt=0),
+                                   name="payments_order_amount_positive"),
+            models.CheckConstraint(
+                condition=(Q(frequency="ONCE", end_date__isnull=True)
+                           | (~Q(frequency="ONCE") & Q(end_date__gte=models.F("first_date")))),
+                name="payments_order_schedule"),
+            models.CheckConstraint(
+                condition=Q(status="ACTIVE", next_date__isnull=False)
+                | (~Q(status="ACTIVE") & Q(next_date__isnull=True)),
+                name="payments_order_next_date_when_active"),
+        ]
+        indexes = [models.Index(fields=["next_date"], name="payments_order_due",
+                                condition=Q(status="ACTIVE"))]
 
 
 class Step(models.TextChoices):

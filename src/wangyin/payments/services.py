@@ -150,7 +150,9 @@ def _yuan(fen: int) -> str:
 
 
 def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip: str | None,
-             at: datetime, nonce: str) -> Quote:
+             at: datetime, nonce: str, schedule: str = "") -> Quote:
+    """Every check of an instruction. With a ``schedule`` (an order for later dates) the
+    day's totals are not counted: each run is checked against its own day when it runs."""
     person = user.person
     amount = instruction.amount_fen
     if not 0 < amount <= MAX_AMOUNT_FEN:
@@ -203,7 +205,7 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
     limits_text = []
     if kind in TO_OTHERS:
         medium = limits.medium_of(factors)
-        paid, count = _paid_today(at, person=person, medium=medium)
+        paid, count = (0, 0) if schedule else _paid_today(at, person=person, medium=medium)
         limits.limits_check(person=person, medium=medium, amount_fen=amount,
                             paid_today_fen=paid, paid_today_count=count)
         caps = limits.caps_of(medium)
@@ -220,7 +222,8 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
         class_cap = _class_cap(debit)
         if class_cap is not None:
             cap, which = class_cap
-            paid_here, _count = _paid_today(at, debit_account=debit, kind__in=TO_OTHERS)
+            paid_here, _count = ((0, 0) if schedule else
+                                 _paid_today(at, debit_account=debit, kind__in=TO_OTHERS))
             if paid_here + amount > cap:
                 raise AccountClassLimit(
                     _("Payments to others from %(which)s are limited to %(cap)s a day "
@@ -233,7 +236,7 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
     available = debit.ledger_account.balance - debit.ledger_account.held
     key = KeyData(operation=operation, device=device_id, nonce=nonce,
                   payee_account=payee_account, payee_name=holder, amount_fen=amount,
-                  payee_bank=bank.code if bank else "")
+                  payee_bank=bank.code if bank else "", schedule=schedule)
     return Quote(instruction=instruction, kind=kind, operation=operation, key=key,
                  factors=tuple(factors), debit=debit, credit=credit, available_fen=available,
                  large=amount >= settings.LARGE_PAYMENT_WARNING_FEN,
@@ -242,11 +245,12 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
 
 
 def transfer_quote(*, user: ChannelUser, instruction: Instruction, device_id: str,
-                   ip: str | None, at: datetime) -> Quote:
-    """Check an instruction and say what confirming it takes. Raises a ``DomainError``
-    that names the problem (the customer's message) when it cannot be paid."""
+                   ip: str | None, at: datetime, schedule: str = "") -> Quote:
+    """Check an instruction (for now, or for the dates of a ``schedule`` — see
+    ``payments.orders``) and say what confirming it takes. Raises a ``DomainError`` that
+    names the problem (the customer's message) when it cannot be paid."""
     return _checked(user=user, instruction=instruction, device_id=device_id, ip=ip, at=at,
-                    nonce=new_nonce())
+                    nonce=new_nonce(), schedule=schedule)
 
 
 def _existing(person_id: int, idempotency_key: str, instruction: Instruction):
@@ -302,7 +306,8 @@ def transfer_execute(*, user: ChannelUser, instruction: Instruction, nonce: str,
     return transfer
 
 
-def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at) -> Transfer:
+def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
+          standing_order=None) -> Transfer:
     """Post the journal (to the payee, or to the clearing suspense account for another
     bank), or hold the money for a risk review; write the transfer and its history."""
     decision = quote.risk
@@ -337,7 +342,8 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at) -> Tra
         currency=amount.currency, memo=memo, status=status,
         idempotency_key=idempotency_key, digest=quote.key.digest(), challenge=challenge,
         medium=quote.medium, risk_action=decision.action, risk_reasons=list(decision.reasons),
-        journal=journal, hold=hold, device=quote.key.device[:64], created_at=at)
+        journal=journal, hold=hold, device=quote.key.device[:64], created_at=at,
+        standing_order=standing_order)
     transfer.replayed = False
     TransferEvent.objects.create(transfer=transfer, step=step, at=at,
                                  detail=quote.channel)

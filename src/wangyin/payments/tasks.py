@@ -4,7 +4,7 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from wangyin.core import clock
-from wangyin.payments import sandbox, settlement
+from wangyin.payments import orders, sandbox, settlement
 from wangyin.payments.clearing import ClearingUnavailable
 
 
@@ -34,3 +34,10 @@ def sandbox_run(timestamp: int | None = None) -> int:
     if settings.CLEARING_ADAPTER != "sandbox":
         return 0
     return sandbox.run_due(now=clock.now())
+
+
+@app.periodic(cron="*/10 * * * *", periodic_id="payments-standing-orders")
+@app.task(queue="payments", name="payments.orders_run", pass_context=False)
+def orders_run(timestamp: int) -> int:
+    """Every ten minutes: the scheduled and recurring transfers that are due."""
+    return orders.orders_run(now=clock.now())
