@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export WANGYIN_TEST_PGDATA ?= $(CURDIR)/var/pgdata-test
 
-.PHONY: install run test lint bench-ledger clean-db
+.PHONY: install run test lint bench-ledger bench-transfers clean-db
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 bench-ledger: $(STAMP)
 	$(BIN)/python bench/ledger_bench.py $(ARGS)
+
+bench-transfers: $(STAMP)
+	$(BIN)/python bench/transfers_bench.py $(ARGS)
 
 clean-db:
 	rm -rf var/pgdata var/pgdata-test var/pgdata-bench
