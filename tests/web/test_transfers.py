@@ -167,3 +167,33 @@ def test_the_clearing_door_takes_only_signed_events(client, settings):
     refused = client.post("/clearing/events/", junk, content_type="application/json",
                           headers={clearing.SIGNATURE_HEADER: clearing.sign(junk)})
     assert refused.status_code == 400
+
+
+@pytest.mark.req("FP-03")
+def test_a_scheduled_transfer_is_set_up_listed_and_cancelled(client, ready_customer,
+                                                              accounts):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from wangyin.payments.models import StandingOrder
+
+    day = (timezone.localdate() + timedelta(days=3)).isoformat()
+    mine, theirs = accounts
+    sign_in(client, "zhangwei_01", PASSWORD)
+    bad = _form(client, mine, theirs, when="MONTHLY", first_date="2099-01-01")
+    assert bad.status_code == 400 and not StandingOrder.objects.exists()
+    posted = _form(client, mine, theirs, when="ONCE", first_date=day, amount="50.00")
+    assert posted.url == "/transfers/confirm/"
+    page = client.get("/transfers/confirm/").content.decode()
+    assert 'id="confirm-schedule"' in page and day in page
+    done = client.post("/transfers/confirm/", {"code": sms_code("authn.transfer.same_bank")})
+    assert done.url == "/transfers/scheduled/" and not Transfer.objects.exists()
+    order = StandingOrder.objects.get()
+    listed = client.get("/transfers/scheduled/").content.decode()
+    assert day in listed and "李四" in listed
+    cancelled = client.post(f"/transfers/scheduled/{order.pk}/cancel/")
+    assert cancelled.url == "/transfers/scheduled/"
+    order.refresh_from_db()
+    assert order.status == "CANCELLED"
+    assert client.post("/transfers/scheduled/999999/cancel/").status_code == 404

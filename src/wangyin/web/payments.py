@@ -4,12 +4,12 @@ the step-up fields) and the result. The rules live in ``wangyin.payments``."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from wangyin.authn import services as authn
 from wangyin.authn.errors import ChallengeFailed, FaceNotRecognised, TokenLocked
@@ -18,7 +18,7 @@ from wangyin.core.errors import DomainError
 from wangyin.core.masking import mask_account
 from wangyin.core.money import Money, format_money
 from wangyin.customers import selectors as customer_selectors
-from wangyin.payments import directory
+from wangyin.payments import directory, orders
 from wangyin.payments import services as payments
 from wangyin.payments.models import Transfer, TransferKind
 from wangyin.web import stepup
@@ -40,6 +40,18 @@ ARRIVAL = {
     "BEPS": _("Batch payment: arrives with the clearing system's next batch, at the latest "
               "on the next working day."),
 }
+
+
+ORDER_NOTICE = "transfer_order_notice"
+
+
+def _schedule_text(schedule: orders.Schedule) -> str:
+    first = schedule.first_date.isoformat()
+    if schedule.frequency == "ONCE":
+        return str(_("Once, on %(date)s") % {"date": first})
+    every = _("Every week") if schedule.frequency == "WEEKLY" else _("Every month")
+    return str(_("%(every)s from %(first)s to %(last)s") % {
+        "every": every, "first": first, "last": schedule.end_date.isoformat()})
 
 
 def _instruction(data: dict) -> payments.Instruction:
@@ -67,10 +79,16 @@ def transfer_new(request):
             amount_fen=Money.from_yuan(data["amount"]).fen, memo=data["memo"].strip(),
             payee_bank="" if directory.is_this_bank(data["payee_bank"]) else data["payee_bank"])
         now = clock.now()
+        schedule = None
+        if data["when"] not in ("", "NOW"):
+            schedule = orders.Schedule(data["when"], data["first_date"], data["end_date"])
         try:
+            if schedule is not None:
+                schedule = orders.schedule_check(schedule, now)
             quote = payments.transfer_quote(user=user, instruction=instruction,
                                             device_id=request.device_id,
-                                            ip=client_ip(request), at=now)
+                                            ip=client_ip(request), at=now,
+                                            schedule=schedule.text() if schedule else "")
             pending = {}
             if quote.factors:
                 challenge = authn.challenge_issue(
@@ -96,7 +114,11 @@ def transfer_new(request):
                           "amount": format_money(Money(quote.key.amount_fen)),
                           "fee": format_money(Money(quote.fee_fen)),
                           "large": quote.large, "limits": list(quote.limits_text),
-                          "memo": instruction.memo}}
+                          "memo": instruction.memo,
+                          "schedule": _schedule_text(schedule) if schedule else ""},
+                "schedule": [schedule.frequency, schedule.first_date.isoformat(),
+                             schedule.end_date.isoformat() if schedule.end_date else None]
+                if schedule else None}
             return redirect("transfer_confirm")
     return render(request, "web/transfer_new.html", {"form": form, "error": error},
                   status=400 if request.method == "POST" else 200)
@@ -128,6 +150,18 @@ def transfer_confirm(request):
                 authn.challenge_verify(challenge_id=pending["challenge"], person=user.person,
                                        purpose=pending["operation"], digest=pending["digest"],
                                        codes=stepup.codes_from(request.POST), at=now)
+            if pending.get("schedule"):
+                frequency, first, end = pending["schedule"]
+                orders.order_create(
+                    user=user, instruction=instruction, nonce=pending["nonce"],
+                    schedule=orders.Schedule(frequency, date.fromisoformat(first),
+                                             date.fromisoformat(end) if end else None),
+                    challenge_id=pending.get("challenge"), idempotency_key=pending["key"],
+                    device_id=request.device_id, ip=client_ip(request), at=now)
+                request.session.pop(PENDING, None)
+                request.session[ORDER_NOTICE] = str(_("Your scheduled transfer is set up. "
+                                                      "You can cancel it here until it runs."))
+                return redirect("transfer_orders")
             transfer = payments.transfer_execute(
                 user=user, instruction=instruction, nonce=pending["nonce"],
                 challenge_id=pending.get("challenge"), idempotency_key=pending["key"],
@@ -160,3 +194,26 @@ def transfer_done(request, transfer_id: int):
         "events": transfer.events.all(),
         "arrival": ARRIVAL.get(transfer.channel, "") if transfer.status == "PROCESSING"
         else ""})
+
+
+@require_safe
+@customer_required
+def transfer_orders(request):
+    """The customer's scheduled and recurring transfers, with a cancel button each."""
+    return render(request, "web/transfer_orders.html", {
+        "orders": orders.orders_of(request.customer),
+        "notice": request.session.pop(ORDER_NOTICE, "")})
+
+
+@require_POST
+@customer_required
+def transfer_order_cancel(request, order_id: int):
+    try:
+        orders.order_cancel(user=request.customer, order_id=order_id, ip=client_ip(request),
+                            at=clock.now())
+    except DomainError as exc:
+        if exc.http_status == 404:
+            raise Http404 from exc
+        raise
+    request.session[ORDER_NOTICE] = str(_("The scheduled transfer is cancelled."))
+    return redirect("transfer_orders")
