@@ -135,6 +135,8 @@ def test_an_uploaded_receipt_is_genuine_only_unaltered(signed_in, transfer):
     assert not_pdf.status_code == 400 and "不是 PDF" in not_pdf.content.decode()
     too_big = upload(b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024))
     assert too_big.status_code in (400, 413) and "2 MB" in too_big.content.decode()
+    huge = upload(b"%PDF-1.4\n" + b"0" * (3 * 1024 * 1024))
+    assert huge.status_code == 413 and "2 MB" in huge.content.decode()
     verified = AuditEvent.objects.filter(action="receipts.verified")
     assert list(verified.values_list("details__outcome", flat=True).order_by("id")) == [
         "GENUINE", "ALTERED"]

@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_safe
 
 from wangyin.core import clock
@@ -21,6 +22,7 @@ from wangyin.web.login import TOO_MANY, too_many
 
 MAX_UPLOAD = 2 * 1024 * 1024
 MAX_REQUEST = MAX_UPLOAD + 64 * 1024  # the file and the form around it
+TOO_LARGE = _("The file is larger than 2 MB: it is not one of our receipts.")
 
 
 @require_safe
@@ -49,8 +51,7 @@ class VerifyForm(forms.Form):
         if upload is None:
             return None
         if upload.size > MAX_UPLOAD:
-            raise forms.ValidationError(_("The file is larger than 2 MB: it is not one of "
-                                          "our receipts."))
+            raise forms.ValidationError(TOO_LARGE)
         content = upload.read(MAX_UPLOAD + 1)
         if not content.startswith(b"%PDF"):
             raise forms.ValidationError(_("This file is not a PDF."))
@@ -64,19 +65,33 @@ class VerifyForm(forms.Form):
         return data
 
 
+def _page(request, context: dict, status: int):
+    response = render(request, "web/receipt_verify.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt  # checked by ``_verify`` once the request is known to be small
 @require_http_methods(["GET", "HEAD", "POST"])
 def receipt_verify(request):
-    """Public: no sign-in. CSRF-protected, and limited per IP address so that codes
-    cannot be guessed (SE-11)."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_REQUEST:
-        # Refused before Django reads the body (and spools a large upload to disk).
-        return render(request, "web/receipt_verify.html", {
-            "form": VerifyForm(), "error": _("The file is larger than 2 MB: it is not one "
-                                            "of our receipts.")}, status=413)
-    form = VerifyForm(request.POST or None, request.FILES or None)
-    context = {"form": form, "verdict": None}
-    status = 200
+    """Public: no sign-in. A body over the limit is refused before anything reads it (the
+    CSRF check would otherwise parse, and spool, the whole upload first)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = MAX_REQUEST + 1
+    if length > MAX_REQUEST:
+        return _page(request, {"form": VerifyForm(), "error": TOO_LARGE}, 413)
+    return _verify(request)
+
+
+@csrf_protect
+def _verify(request):
+    """CSRF-protected, and limited per IP address so that codes cannot be guessed
+    (SE-11)."""
+    context, status = {"form": VerifyForm(), "verdict": None}, 200
     if request.method == "POST":
+        form = context["form"] = VerifyForm(request.POST, request.FILES)
         if too_many(request, "receipt_verify"):
             context["error"], status = TOO_MANY, 429
         elif form.is_valid():
@@ -99,6 +114,4 @@ def receipt_verify(request):
                                issued_at=verdict.receipt.issued_at)
         else:
             status = 400
-    response = render(request, "web/receipt_verify.html", context, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
+    return _page(request, context, status)
