@@ -44,3 +44,44 @@ def test_pay_another_customer_with_an_sms_code(page, live_server, enrolled, make
     assert Transfer.objects.get().status == "DONE"
     assert Account.objects.get(pk=theirs.ledger_account_id).balance == 123_456
     assert page.console_problems == []
+
+
+@pytest.mark.req("FP-03")
+def test_pay_another_bank_and_watch_it_settle(page, live_server, enrolled, fund,  # noqa: F811
+                                              at):
+    from datetime import timedelta
+
+    from wangyin.core import clock
+    from wangyin.payments import directory, sandbox, settlement
+    from wangyin.payments.models import ClearingMessage
+
+    directory.banks_load()
+    sandbox.account_add(bank_code="102428000013", number="6222020000000001234", name="赵六")
+    user = signed_in(page, live_server.url, enrolled)
+    mine = CustomerAccount.objects.get(person_id=user.person_id)
+    fund(mine.ledger_account, "5000.00")
+
+    page.goto(f"{live_server.url}/transfers/new/")
+    page.fill("#id_payee_account", "6222020000000001234")
+    page.select_option("#id_payee_bank", "102428000013")
+    page.fill("#id_payee_name", "赵六")
+    page.fill("#id_amount", "800.00")
+    _shot(page, "transfer-interbank-new")
+    page.click("#transfer-form button.primary")
+    page.wait_for_url("**/transfers/confirm/")
+    assert "中国工商银行" in page.locator("#confirm-payee-bank").inner_text()
+    page.fill("#code", sms_code("authn.transfer.interbank"))
+    _shot(page, "transfer-interbank-confirm")
+    page.click("#transfer-confirm")
+    page.wait_for_url("**/transfers/*/")
+    assert page.locator("#transfer-result").inner_text() == "转账已提交"
+    _shot(page, "transfer-interbank-submitted")
+    # The worker hands the message over; the sandbox clearing system settles it.
+    now = clock.now()
+    settlement.clearing_send(message_id=ClearingMessage.objects.get().pk, now=now)
+    sandbox.run_due(now=now + timedelta(minutes=1))
+    page.reload()
+    assert page.locator("#transfer-result").inner_text() == "转账成功"
+    assert page.locator("#transfer-progress li").count() == 3
+    _shot(page, "transfer-interbank-settled")
+    assert page.console_problems == []
