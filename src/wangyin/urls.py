@@ -4,12 +4,13 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
-from wangyin.web import banking, login, payments, receipts, selfservice
+from wangyin.web import banking, clearing, login, payments, receipts, selfservice
 from wangyin.web import views as web_views
 
 urlpatterns = [
     path("", web_views.landing, name="landing"),
     path("healthz", ops_views.healthz, name="healthz"),
+    path("clearing/events/", clearing.clearing_events, name="clearing_events"),
     path("i18n/language/", set_language, name="set_language"),
     path("login/", login.login_start, name="login"),
     path("login/password/", login.login_password, name="login_password"),
@@ -30,9 +31,14 @@ urlpatterns = [
     path("accounts/<int:account_id>/", banking.account_detail, name="account"),
     path("accounts/<int:account_id>/statement.csv", banking.account_statement_csv,
          name="account_statement_csv"),
+    path("accounts/<int:account_id>/statement.pdf", banking.account_statement_pdf,
+         name="account_statement_pdf"),
     path("transfers/new/", payments.transfer_new, name="transfer_new"),
     path("transfers/confirm/", payments.transfer_confirm, name="transfer_confirm"),
     path("transfers/<int:transfer_id>/", payments.transfer_done, name="transfer_done"),
+    path("transfers/scheduled/", payments.transfer_orders, name="transfer_orders"),
+    path("transfers/scheduled/<int:order_id>/cancel/", payments.transfer_order_cancel,
+         name="transfer_order_cancel"),
     path("transfers/<int:transfer_id>/receipt.pdf", receipts.transfer_receipt_pdf,
          name="transfer_receipt_pdf"),
     path("receipts/verify/", receipts.receipt_verify, name="receipt_verify"),

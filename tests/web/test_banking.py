@@ -109,12 +109,15 @@ def test_statement_download_is_the_owners_only_validated_and_safe(client, funded
     text = response.content.decode("utf-8")
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert len(rows) == 1 + 26 and rows[0][2] == "金额"
-    assert rows[2][1:3] == ["存入 24", "1.24"]  # newest first, amounts in yuan
+    assert len(rows) == 1 + 26 and rows[0][3] == "金额"
+    assert rows[2][1:4] == ["存入 24", "cash", "1.24"]  # newest first, amounts in yuan
     assert "'=HYPERLINK" in text and ',=HYPERLINK' not in text
     assert AuditEvent.objects.filter(action="web.statement.downloaded").exists()
+    downloads = AuditEvent.objects.filter(action="web.statement.downloaded").count()
     bad = client.get(url, {"since": "2026-11-30", "until": "2026-10-01"})
-    assert bad.status_code == 302 and "statement.csv" not in bad.url
+    assert bad.status_code == 400 and bad["Content-Type"].startswith("text/html")
+    assert "截止日期在开始日期之前" in bad.content.decode()
+    assert AuditEvent.objects.filter(action="web.statement.downloaded").count() == downloads
     other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四")
     foreign = personal_account_open(person_id=other.pk, product="PERSONAL_I",
                                     face_to_face=True, actor="staff:1", opened_at=at)

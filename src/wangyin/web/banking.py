@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -31,7 +29,7 @@ from wangyin.identity import services as identity
 from wangyin.identity.models import Edition
 from wangyin.identity.transport import BadPayload, read_secrets
 from wangyin.ledger import selectors as ledger_selectors
-from wangyin.web import stepup
+from wangyin.web import statements, stepup
 from wangyin.web.customer import client_ip, customer_required
 from wangyin.web.forms import (
     OwnLimitsForm,
@@ -66,93 +64,97 @@ def _own_account(request, account_id: int):
     return account
 
 
-def _period(data: dict) -> tuple[datetime | None, datetime | None]:
-    """The form's dates as a half-open range of aware datetimes in the bank's time zone."""
-    tz = timezone.get_current_timezone()
-    since, until = data.get("since"), data.get("until")
-    return (datetime.combine(since, time.min, tz) if since else None,
-            datetime.combine(until + timedelta(days=1), time.min, tz) if until else None)
+def _statement_page(request, account, form, *, page=None, status=200):
+    """The account page: its balance, the history's filters and one page of the history;
+    with the form's errors and status 400 when the filters are not valid (CS-09)."""
+    query = request.GET.copy()
+    if page and page.next_cursor:
+        query["after"] = page.next_cursor
+    first = request.GET.copy()
+    first.pop("after", None)
+    return render(request, "web/account.html", {
+        "account": account, "balance": account.ledger_account.balance_money,
+        "available": account.ledger_account.available_money, "form": form, "page": page,
+        "rows": statements.rows_of(page.lines) if page else [],
+        "next_query": query.urlencode() if page and page.next_cursor else "",
+        "first_query": first.urlencode() if page else "", "paged": "after" in request.GET,
+        "filtered": page is not None and bool(statements.filters_text(form.filters()))},
+        status=status)
 
 
 @require_safe
 @customer_required
 def account_detail(request, account_id: int):
-    """One account's statement, newest first, with a date filter and keyset paging."""
+    """One account's history, newest first, with filters (period, amounts, in or out, type,
+    counterparty) and keyset paging."""
     account = _own_account(request, account_id)
-    form = StatementFilterForm(request.GET or None)
-    page = None
-    if form.is_valid() or not request.GET:
-        data = form.cleaned_data if request.GET else {}
-        since, until = _period(data)
-        try:
-            page = ledger_selectors.account_statement(
-                account_id=account.ledger_account_id, since=since, until=until,
-                after=data.get("after") or None, limit=20)
-        except ValueError:  # a tampered cursor: start again from the newest
-            page = ledger_selectors.account_statement(account_id=account.ledger_account_id,
-                                                      limit=20)
-    query = request.GET.copy()
-    if page and page.next_cursor:
-        query["after"] = page.next_cursor
-    download = request.GET.copy()
-    download.pop("after", None)
-    return render(request, "web/account.html", {
-        "account": account, "balance": account.ledger_account.balance_money,
-        "available": account.ledger_account.available_money, "form": form, "page": page,
-        "next_query": query.urlencode() if page and page.next_cursor else "",
-        "download_query": download.urlencode()}, status=200 if page else 400)
+    form = StatementFilterForm(request.GET)
+    if not form.is_valid():
+        return _statement_page(request, account, form, status=400)
+    filters = form.filters()
+    try:
+        page = ledger_selectors.account_statement(
+            account_id=account.ledger_account_id, **filters.as_kwargs(),
+            after=form.cleaned_data["after"] or None, limit=20)
+    except ValueError:  # a tampered cursor, or one of other filters: start again
+        page = ledger_selectors.account_statement(
+            account_id=account.ledger_account_id, **filters.as_kwargs(), limit=20)
+    return _statement_page(request, account, form, page=page)
 
 
-STATEMENT_CSV_MAX_ROWS = 10_000
-STATEMENT_DEFAULT_DAYS = 90
-
-
-def _csv_text(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+def _download(request, account_id: int, file_format: str):
+    """The statement of one of the customer's own accounts as a file (SE-10): the owner only,
+    validated filters (a period of at most a year; the last 90 days by default), a bounded
+    number of rows, not cached, audited. Bad filters show the account page with the
+    message and status 400, and nothing is downloaded or recorded."""
+    account = _own_account(request, account_id)
+    form = StatementFilterForm(request.GET)
+    if not form.is_valid():
+        return _statement_page(request, account, form, status=400)
+    now = clock.now()
+    filters = statements.download_filters(form.filters(), now=now)
+    lines, truncated = statements.download_lines(account_id=account.ledger_account_id,
+                                                 filters=filters)
+    if file_format == "pdf":
+        summary = ledger_selectors.statement_summary(account_id=account.ledger_account_id,
+                                                     filters=filters)
+        header = statements.StatementHeader(
+            bank=_("Wangyin Bank"), holder=request.customer.person.masked_name,
+            account=account.masked_number, product=account.get_product_display(),
+            currency=account.ledger_account.currency,
+            period=statements.period_text(filters, now=now),
+            filters=statements.filters_text(filters), generated_at=now)
+        response = HttpResponse(statements.statement_pdf(header, summary, lines,
+                                                         truncated=truncated),
+                                content_type="application/pdf")
+    else:
+        response = HttpResponse(statements.statement_csv(lines, truncated=truncated),
+                                content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="statement-{account.number[-4:]}-'
+        f'{timezone.localtime(filters.since):%Y%m%d}.{file_format}"')
+    response["Cache-Control"] = "no-store"
+    audit.record(actor=request.customer.actor, action="web.statement.downloaded",
+                 ip=client_ip(request), device=request.device_id,
+                 target=f"account:{account.pk}",
+                 details={"format": file_format, "rows": len(lines),
+                          "since": filters.since.isoformat(),
+                          "until": filters.until.isoformat() if filters.until else None,
+                          "filtered": bool(statements.filters_text(filters)),
+                          "truncated": truncated})
+    return response
 
 
 @require_safe
 @customer_required
 def account_statement_csv(request, account_id: int):
-    """The statement of one of the customer's own accounts as a CSV download (SE-10): the
-    owner only, validated dates (at most a year; the last 90 days by default), a bounded
-    number of rows, text cells that cannot become formulas, not cached, audited."""
-    account = _own_account(request, account_id)
-    form = StatementFilterForm(request.GET)
-    if not form.is_valid():
-        return redirect(f"{reverse('account', args=[account.pk])}?{request.GET.urlencode()}")
-    since, until = _period(form.cleaned_data)
-    if since is None:
-        since = (until or clock.now()) - timedelta(days=STATEMENT_DEFAULT_DAYS)
-    lines, cursor = [], None
-    while len(lines) < STATEMENT_CSV_MAX_ROWS:
-        page = ledger_selectors.account_statement(account_id=account.ledger_account_id,
-                                                  since=since, until=until, after=cursor,
-                                                  limit=500)
-        lines += page.lines
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    lines = lines[:STATEMENT_CSV_MAX_ROWS]
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="statement-{account.number[-4:]}-'
-        f'{timezone.localtime(since):%Y%m%d}.csv"')
-    response.write("\ufeff")  # so spreadsheet programs read UTF-8
-    writer = csv.writer(response)
-    writer.writerow([_("Time"), _("Description"), _("Amount"), _("Balance")])
-    for line in lines:
-        writer.writerow([timezone.localtime(line.posted_at).strftime("%Y-%m-%d %H:%M:%S"),
-                         _csv_text(line.memo), line.amount.to_yuan_str(),
-                         line.balance_after.to_yuan_str()])
-    audit.record(actor=request.customer.actor, action="web.statement.downloaded",
-                 ip=client_ip(request), device=request.device_id,
-                 target=f"account:{account.pk}",
-                 details={"rows": len(lines), "since": since.isoformat(),
-                          "until": until.isoformat() if until else None,
-                          "truncated": len(lines) >= STATEMENT_CSV_MAX_ROWS})
-    return response
+    return _download(request, account_id, "csv")
+
+
+@require_safe
+@customer_required
+def account_statement_pdf(request, account_id: int):
+    return _download(request, account_id, "pdf")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
