@@ -162,7 +162,9 @@ class Generator:
             http, "POST form", "POST", "/transfers/new/", c,
             {"csrfmiddlewaretoken": csrf, "debit_account": str(c["account_id"]),
              "payee_account": payee["account_number"], "payee_name": payee["name"],
-             "amount": f"{fen // 100}.{fen % 100:02d}", "memo": "bench"})
+             "amount": f"{fen // 100}.{fen % 100:02d}", "memo": "bench",
+             # the form's other fields as a browser sends them: this bank, now
+             "payee_bank": "", "when": "NOW", "first_date": "", "end_date": ""})
         if status != 302 or not location.endswith("/transfers/confirm/"):
             raise self._refused("form", status, location, body)
         code = await self._sms_code(db, c)

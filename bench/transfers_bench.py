@@ -45,6 +45,7 @@ import bench_appserver  # noqa: E402
 import bench_pgbench  # noqa: E402
 import bench_probe  # noqa: E402
 import bench_server  # noqa: E402
+import psutil  # noqa: E402
 
 
 def _int_list(text: str) -> list[int]:
@@ -226,6 +227,7 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
                 raise RuntimeError(f"the load generator did not start: {line!r}")
             sampler = bench_probe.ActivitySampler(target.conninfo("postgres"), args.db)
             app_cpu0 = app.cpu_seconds()
+            machine0, wall0 = psutil.cpu_times(), time.monotonic()
             cpu.start()
             spies = []
             if profile_to is not None:
@@ -237,6 +239,7 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
                 line = gen.stdout.readline().strip()
             server_cpu = cpu.stop()
             app_cpu1 = app.cpu_seconds()
+            machine1, wall1 = psutil.cpu_times(), time.monotonic()
             gen.wait(timeout=60)
             if line != "DONE" or gen.returncode != 0:
                 raise RuntimeError(f"the load generator failed ({gen.returncode})")
@@ -268,6 +271,20 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
         "activity": sampler.profile(),
         "profile_errors": spy_errors,
     })
+    # How busy the whole machine was, and how much of it this benchmark used: the rest is
+    # other work on a shared machine.
+    capacity = (wall1 - wall0) * (os.cpu_count() or 1)
+    ours = sum(result[k] or 0.0 for k in ("app_cpu_s", "server_cpu_s", "sms_worker_cpu_s",
+                                          "client_cpu_s"))
+    busy = sum(getattr(machine1, f) - getattr(machine0, f)
+               for f in ("user", "nice", "system", "irq", "softirq", "steal")
+               if hasattr(machine1, f))
+    result["machine_busy_pct"] = round(100 * busy / capacity, 1) if capacity else None
+    result["bench_cpu_pct"] = round(100 * ours / capacity, 1) if capacity else None
+    n = result["completed_total"]
+    result["cpu_ms_per_transfer"] = round(1000 * ours / n, 1) if n else None
+    result["cpu_ceiling_tps"] = round(1000 * (os.cpu_count() or 1) / result[
+        "cpu_ms_per_transfer"], 1) if result["cpu_ms_per_transfer"] else None
     return result
 
 
@@ -291,7 +308,11 @@ def describe_http(r: dict) -> str:
     lines.append(f"    CPU ms per transfer: web {_per(r['app_cpu_s'], n)}, PostgreSQL "
                  f"{_per(r['server_cpu_s'], n)}, SMS worker {_per(r['sms_worker_cpu_s'], n)}, "
                  f"load generator {_per(r['client_cpu_s'], n)} (SMS look-up "
-                 f"{r['sms_lookup_ms_mean']} ms each)")
+                 f"{r['sms_lookup_ms_mean']} ms each); in all {r['cpu_ms_per_transfer']} ms, "
+                 f"so at most ~{r['cpu_ceiling_tps']} transfers/s on this machine's "
+                 f"{os.cpu_count()} CPUs")
+    lines.append(f"    machine busy {r['machine_busy_pct']}% of its CPUs during the phase, "
+                 f"this benchmark {r['bench_cpu_pct']}% (the rest: other work)")
     errors = sum(r["errors"].values())
     lines.append(f"    errors {errors}" + (": " + "; ".join(
         f"{k} x{v}" for k, v in list(r["errors"].items())[:6]) if errors else "")
