@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.db import connection, models
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Sign
 from django.utils.translation import gettext_lazy as _
 
@@ -162,29 +162,42 @@ def _number_matches(field_name: str, text: str) -> Q | None:
     return None
 
 
-def _counterparty_q(text: str) -> Q:
+_NO_PARTY, _OTHER_PARTY, _PARTY_MATCHES = 0, 1, 2
+
+
+def _counterparty_filter(qs, text: str):
     """The same rule as ``_counterparties``, as SQL: the journal's outside party when it has
     one, else the customer accounts on the other side of the journal, else its GL accounts
-    on the other side (by name)."""
+    on the other side (by name).
+
+    Each part is a subquery of the line itself that PostgreSQL cannot turn into a join or a
+    hash: the journal's party by primary key (a scalar subquery), the legs correlated on the
+    line's journal, account and side (posting_journal index). So it checks each candidate
+    line, instead of hashing every journal or every posting of a matching account (the
+    cash desk's are millions)."""
     text = text.strip()
-    party_set = ~Q(journal__party_name="") | ~Q(journal__party_account="")
-    party = Q(journal__party_name__icontains=text)
+    party_set = ~Q(party_name="") | ~Q(party_account="")
+    party = Q(party_name__icontains=text)
     leg = Q(account__name__icontains=text)
-    if (by_number := _number_matches("journal__party_account", text)) is not None:
+    if (by_number := _number_matches("party_account", text)) is not None:
         party |= by_number
         leg |= _number_matches("account__number", text)
-    # Correlated on the line's journal, account and side, so PostgreSQL checks the few legs
-    # of each candidate line (posting_journal index) instead of hashing every posting of a
-    # matching account (the cash desk's are millions).
+    party_state = (Journal.objects.filter(pk=OuterRef("journal_id"))
+                   .annotate(state=Case(When(party_set & party, then=Value(_PARTY_MATCHES)),
+                                        When(party_set, then=Value(_OTHER_PARTY)),
+                                        default=Value(_NO_PARTY)))
+                   .values("state")[:1])
     others = (Posting.objects.filter(journal_id=OuterRef("journal_id"))
               .exclude(account_id=OuterRef("account_id"))
               .alias(side=Sign("amount")).filter(side=Sign(OuterRef("amount")) * -1))
     customer_legs = others.filter(account__kind=AccountKind.CUSTOMER)
-    return ((party_set & party)
-            | (~party_set & Exists(customer_legs.filter(leg)))
-            | (~party_set & ~Exists(customer_legs)
-               & Exists(others.filter(account__kind=AccountKind.GL,
-                                      account__name__icontains=text))))
+    return qs.alias(party_state=Subquery(party_state)).filter(
+        Q(party_state=_PARTY_MATCHES)
+        | (Q(party_state=_NO_PARTY)
+           & (Exists(customer_legs.filter(leg))
+              | (~Exists(customer_legs)
+                 & Exists(others.filter(account__kind=AccountKind.GL,
+                                        account__name__icontains=text))))))
 
 
 def _filtered(*, account_id: int, sign: int, filters: StatementFilters):
@@ -204,13 +217,13 @@ def _filtered(*, account_id: int, sign: int, filters: StatementFilters):
         money_in = Q(amount__gt=0) if sign > 0 else Q(amount__lt=0)
         qs = qs.filter(money_in if f.direction == Direction.IN else ~money_in)
     if f.kind:
-        # A per-line look-up by primary key, not a condition on the joined journal: such a
-        # condition would let the planner hash all the bank's journals of that type.
+        # A per-line look-up by primary key, not a join: a join would let the planner hash
+        # all the bank's journals of that type.
         journal_type = Journal.objects.filter(pk=OuterRef("journal_id")).values("type")[:1]
         qs = qs.alias(journal_type=Subquery(journal_type)).filter(
             journal_type__in=STATEMENT_KIND_TYPES[StatementKind(f.kind)])
     if f.counterparty.strip():
-        qs = qs.filter(_counterparty_q(f.counterparty))
+        qs = _counterparty_filter(qs, f.counterparty)
     return qs
 
 
@@ -237,13 +250,9 @@ def statement_queryset(
     if after:
         at, pk = _decode_cursor(after, filters.fingerprint(account_id))
         qs = qs.filter(Q(posted_at__lt=at) | Q(posted_at=at, id__lt=pk))
-    return (
-        qs.order_by("-posted_at", "-id")
-        .select_related("journal")
-        .only("id", "journal_id", "posted_at", "amount", "balance_after",
-              "journal__type", "journal__memo", "journal__party_name",
-              "journal__party_account", "journal__party_bank")
-    )
+    # No join with the journals: ``account_statement`` reads the page's journals by key.
+    return (qs.order_by("-posted_at", "-id")
+            .only("id", "journal_id", "posted_at", "amount", "balance_after"))
 
 
 def _account(account_id: int) -> Account:
@@ -253,14 +262,15 @@ def _account(account_id: int) -> Account:
         raise AccountNotFound(extra={"account_id": account_id}) from exc
 
 
-def _counterparties(account_id: int, postings) -> dict[int, Counterparty]:
+def _counterparties(account_id: int, postings, journals: dict[int, Journal]
+                    ) -> dict[int, Counterparty]:
     """The counterparty of each line (by posting id), in one query for the whole page: the
     journal's outside party, else the customer accounts on the other side of the journal
     (the payer for a payee, the payees for a payer), else the bank's book on that side."""
     found: dict[int, Counterparty] = {}
     pending = {}
     for p in postings:
-        journal = p.journal
+        journal = journals[p.journal_id]
         if journal.party_name or journal.party_account:
             found[p.id] = Counterparty(name=journal.party_name,
                                        account=mask_account(journal.party_account),
@@ -319,13 +329,15 @@ def account_statement(
     rows = list(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    counterparties = _counterparties(account_id, rows)
+    journals = Journal.objects.only("type", "memo", "party_name", "party_account",
+                                    "party_bank").in_bulk({p.journal_id for p in rows})
+    counterparties = _counterparties(account_id, rows, journals)
     lines = [
         StatementLine(
             posting_id=p.id, journal_id=p.journal_id, posted_at=p.posted_at,
             amount=Money(account.sign * p.amount, account.currency),
             balance_after=Money(p.balance_after, account.currency),
-            journal_type=p.journal.type, memo=p.journal.memo,
+            journal_type=journals[p.journal_id].type, memo=journals[p.journal_id].memo,
             counterparty=counterparties.get(p.id),
         )
         for p in rows

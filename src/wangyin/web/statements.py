@@ -100,8 +100,8 @@ def filters_text(filters: StatementFilters) -> str:
     low, high = filters.min_amount, filters.max_amount
     if low is not None or high is not None:
         parts.append(_("amount %(low)s – %(high)s") % {
-            "low": format_money(low) if low is not None else "…",
-            "high": format_money(high) if high is not None else "…"})
+            "low": _figures(low) if low is not None else "…",
+            "high": _figures(high) if high is not None else "…"})
     if filters.counterparty:
         parts.append(_("counterparty “%(text)s”") % {"text": filters.counterparty})
     return "; ".join(parts)
@@ -314,7 +314,7 @@ def statement_pdf(header: StatementHeader, summary: StatementSummary,
     def footer(number: int) -> None:
         pdf.setFont(font, 7.5)
         pdf.setFillColor(grey)
-        pdf.drawString(left, 10 * mm, f"{header.bank} | {header.account}")
+        pdf.drawString(left, 10 * mm, f"{header.bank}  {header.account}")
         pdf.drawRightString(right, 10 * mm, _("Page %(page)d of %(pages)d") % {
             "page": number, "pages": len(pages)})
         pdf.setFillColor(colors.black)
@@ -323,8 +323,8 @@ def statement_pdf(header: StatementHeader, summary: StatementSummary,
         if number > 1:
             pdf.setFont(font, 8.5)
             pdf.setFillColor(grey)
-            pdf.drawString(left, height - 15 * mm, f"{header.bank} | {_('Account statement')}"
-                           f" | {header.account} | {header.period}")
+            pdf.drawString(left, height - 15 * mm, f"{header.bank}  {_('Account statement')}")
+            pdf.drawRightString(right, height - 15 * mm, f"{header.account}  {header.period}")
             y = height - 20 * mm
         top = table_head(y - 2 * mm if number == 1 else y)
         if not rows:
