@@ -257,7 +257,9 @@ def _csv_rows(response) -> list[list[str]]:
 
 
 @pytest.mark.req("SE-10", "FP-02")
-def test_csv_has_the_counterparty_and_follows_the_filters(signed_in, history):
+def test_csv_has_the_counterparty_and_follows_the_filters(signed_in, history, monkeypatch):
+    from wangyin.web import statements
+
     url = f"/accounts/{history.mine.pk}/statement.csv"
     rows = _csv_rows(signed_in.get(url, {"since": "2026-09-01", "direction": "OUT",
                                          "min_amount": "100"}))
@@ -270,7 +272,14 @@ def test_csv_has_the_counterparty_and_follows_the_filters(signed_in, history):
          f"{history.theirs.number[-4:]}", "-1234.56", "3765.44"]]
     event = AuditEvent.objects.filter(action="web.statement.downloaded").latest("id")
     assert event.details["format"] == "csv" and event.details["rows"] == 3
-    assert event.details["filtered"] is True
+    assert event.details["filtered"] is True and event.details["truncated"] is False
+    monkeypatch.setattr(statements, "STATEMENT_MAX_ROWS", 2)
+    capped = _csv_rows(signed_in.get(url, {"since": "2026-09-01", "direction": "OUT",
+                                           "min_amount": "100"}))
+    assert [r[1] for r in capped[1:3]] == ["取现", "跨行转账"]
+    assert capped[3:] == [["只包含最新的 2 笔交易，其余的请缩短期间后下载。"]]
+    event = AuditEvent.objects.filter(action="web.statement.downloaded").latest("id")
+    assert event.details["rows"] == 2 and event.details["truncated"] is True
 
 
 @pytest.mark.req("SE-10")
