@@ -22,11 +22,14 @@ puts the customer back:
 With ``pages`` the user also loads the form and the confirmation page (GET) as a browser
 does.
 
-Timing: all users start at once; the measurement window opens when as many transfers have
-completed as there are users (each user has, on average, been through once: the queues
-are full) or after ``warmup_max`` seconds, and lasts ``duration`` seconds. Transfers,
-requests and errors count when they end inside the window; at its end users start nothing
-new and the transfers in flight finish (drain) uncounted.
+Timing: users join at ``ramp_rate`` per second (all at once, they would queue in step —
+every form, then every confirmation, then every result — and transfers would complete
+in waves); the measurement window opens when as many transfers have completed as there
+are users (each user has, on average, been through once: the queues are full) or after
+``warmup_max`` seconds, and lasts ``duration`` seconds or twice the median transfer time
+so far, whichever is longer (so it spans whole cycles of every user). Transfers, requests
+and errors count when they end inside the window; at its end users start nothing new and
+the transfers in flight finish (drain) uncounted.
 
 A customer may receive 5 SMS codes in 10 minutes (SE-11): the generator uses each customer
 at most ``sms_budget`` times per phase (the parent clears the counters between phases) and
@@ -88,6 +91,7 @@ class Generator:
         self.measuring = False
         self.window: list[float] = []  # start, end (monotonic)
         self.completed_total = 0
+        self.warmup_transfer_ms: list[float] = []
         self.errors_outside = 0
         self.spent: dict[int, float] = {}  # HTTP time of each customer's current transfer
 
@@ -193,8 +197,10 @@ class Generator:
             if self.measuring:
                 self.ok += 1
                 self.latency.setdefault("transfer", []).append(spent)
-            elif not self.window and self.completed_total >= self.spec["connections"]:
-                self.open_window()
+            elif not self.window:
+                self.warmup_transfer_ms.append(spent)
+                if self.completed_total >= self.spec["connections"]:
+                    self.open_window()
         elif heading == self.spec["texts"]["held"]:
             self.held += self.measuring
             raise TransferError("result: held for review")
@@ -205,7 +211,9 @@ class Generator:
 
     def open_window(self) -> None:
         now = time.monotonic()
-        self.window = [now, now + self.spec["duration"]]
+        cycle = sorted(self.warmup_transfer_ms)[len(self.warmup_transfer_ms) // 2] / 1000.0 \
+            if self.warmup_transfer_ms else 0.0
+        self.window = [now, now + max(self.spec["duration"], 2 * cycle)]
         self.measuring = True
 
     async def clock(self) -> None:
@@ -221,7 +229,8 @@ class Generator:
     def running(self) -> bool:
         return not self.window or time.monotonic() < self.window[1]
 
-    async def user(self, http, db) -> None:
+    async def user(self, http, db, delay: float) -> None:
+        await asyncio.sleep(delay)
         while self.running():
             t = time.monotonic()
             index = await self.pool.get()
@@ -265,7 +274,8 @@ class Generator:
                 r0 = resource.getrusage(resource.RUSAGE_SELF)
                 self.t0 = time.monotonic()
                 clock = asyncio.create_task(self.clock())
-                users = [asyncio.create_task(self.user(http, db)) for _ in range(n)]
+                users = [asyncio.create_task(self.user(http, db, i / spec["ramp_rate"]))
+                         for i in range(n)]
                 await clock
                 # Users waiting for a customer with SMS budget left would wait forever.
                 done, waiting = await asyncio.wait(users, timeout=spec["request_timeout"] * 4)
@@ -278,6 +288,7 @@ class Generator:
         return {
             "connections": n, "window_s": round(window, 2),
             "warmup_s": round(self.window[0] - self.t0, 1), "elapsed_s": round(elapsed, 1),
+            "ramp_s": round((n - 1) / spec["ramp_rate"], 1),
             "completed": self.ok, "completed_total": self.completed_total,
             "held": self.held, "errors": dict(self.errors.most_common()),
             "errors_outside_window": self.errors_outside,

@@ -61,7 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="comma-separated concurrency levels (HTTP connections = pgbench "
                         "clients)")
     p.add_argument("--duration", type=float, default=60.0,
-                   help="seconds of each measurement window (HTTP) and of each pgbench phase")
+                   help="seconds of each pgbench phase and the least of each HTTP "
+                        "measurement window (at least two median transfer times)")
+    p.add_argument("--ramp-rate", type=float, default=20.0,
+                   help="HTTP users joining per second (a staggered start, not in step)")
     p.add_argument("--warmup-max", type=float, default=240.0,
                    help="an HTTP phase measures once as many transfers as connections have "
                         "completed, or after this many seconds")
@@ -111,8 +114,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.customers < max(args.connections) or args.customers < 2:
         p.error("--customers must be at least the largest connection count (one session "
                 "per connection) and at least 2")
-    if args.workers < 1 or args.threads < 1 or args.sms_budget < 1:
-        p.error("--workers, --threads and --sms-budget must be positive")
+    if args.workers < 1 or args.threads < 1 or args.sms_budget < 1 or args.ramp_rate <= 0:
+        p.error("--workers, --threads, --sms-budget and --ramp-rate must be positive")
     return args
 
 
@@ -210,7 +213,7 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
         "duration": args.duration, "min_fen": args.amount_fen[0],
         "max_fen": args.amount_fen[1], "seed": seed, "pages": args.pages,
         "sms_budget": args.sms_budget, "request_timeout": args.request_timeout,
-        "warmup_max": args.warmup_max,
+        "warmup_max": args.warmup_max, "ramp_rate": args.ramp_rate,
         "user_agent": __import__("bench_web").USER_AGENT, "texts": texts,
         "sms_db": target.conninfo(args.db),
     }
@@ -298,7 +301,8 @@ def _per(cpu_s: float | None, n: int) -> str:
 def describe_http(r: dict) -> str:
     t = r["transfer_ms"]
     lines = [f"  transfers over HTTP {r['tps']:>7.1f} /s  ({r['completed']} completed in the "
-             f"{r['window_s']} s window after {r['warmup_s']} s warm-up; {r['requests']} "
+             f"{r['window_s']} s window after {r['warmup_s']} s warm-up ({r['ramp_s']} s "
+             f"ramp); {r['requests']} "
              f"requests)  transfer ms: p50 {t.get('p50')} p95 {t.get('p95')} p99 "
              f"{t.get('p99')} mean {t.get('mean')}"]
     for kind, q in r["request_ms"].items():
