@@ -26,10 +26,10 @@ Timing: users join at ``ramp_rate`` per second (all at once, they would queue in
 every form, then every confirmation, then every result — and transfers would complete
 in waves); the measurement window opens when as many transfers have completed as there
 are users (each user has, on average, been through once: the queues are full) or after
-``warmup_max`` seconds, and lasts ``duration`` seconds or twice the median transfer time
-so far, whichever is longer (so it spans whole cycles of every user). Transfers, requests
-and errors count when they end inside the window; at its end users start nothing new and
-the transfers in flight finish (drain) uncounted.
+``warmup_max`` seconds, and lasts ``duration`` seconds or twice the median time of the
+latest transfers, whichever is longer (so it spans whole cycles of every user).
+Transfers, requests and errors count when they end inside the window; at its end users
+start nothing new and the transfers in flight finish (drain) uncounted.
 
 A customer may receive 5 SMS codes in 10 minutes (SE-11): the generator uses each customer
 at most ``sms_budget`` times per phase (the parent clears the counters between phases) and
@@ -211,8 +211,10 @@ class Generator:
 
     def open_window(self) -> None:
         now = time.monotonic()
-        cycle = sorted(self.warmup_transfer_ms)[len(self.warmup_transfer_ms) // 2] / 1000.0 \
-            if self.warmup_transfer_ms else 0.0
+        # The recent transfers tell the cycle time with full queues (the first ones did not
+        # wait behind everybody).
+        recent = sorted(self.warmup_transfer_ms[-max(1, self.spec["connections"] // 2):])
+        cycle = recent[len(recent) // 2] / 1000.0 if self.warmup_transfer_ms else 0.0
         self.window = [now, now + max(self.spec["duration"], 2 * cycle)]
         self.measuring = True
 
