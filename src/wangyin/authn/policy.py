@@ -2,8 +2,9 @@
 with the payments work; this table covers the identity operations so far.
 
 - ``register``: the SMS code to the reserved phone (the public edition cannot pay anyone).
-- ``device.bind``, ``security.change``: the SMS code, plus the customer's security device
-  when they hold one — holding a stronger factor is never a reason to ask for less, and a
+- ``device.bind``, ``security.change``, ``payee.add`` (a payee book entry),
+  ``mobile.register`` (receiving transfers by mobile number): the SMS code, plus the
+  customer's security device when they hold one — holding a stronger factor is never a reason to ask for less, and a
   locked token does not fall back to SMS alone.
 - ``password.reset`` online: the SMS code and a security device (ON-08); a customer
   without one verifies their face against their ID card's photo instead (FA-08, where the
@@ -30,7 +31,7 @@ from wangyin.authn.models import Factor, FactorPreference
 from wangyin.customers.models import IdType
 
 SMS_ONLY = ("register",)
-SMS_PLUS_HELD = ("device.bind", "security.change")
+SMS_PLUS_HELD = ("device.bind", "security.change", "payee.add", "mobile.register")
 SMS_PLUS_REQUIRED = ("password.reset", "phone.change", "passkey.add", "softcert.add")
 PURPOSES = SMS_ONLY + SMS_PLUS_HELD + SMS_PLUS_REQUIRED
 # Where the customer's face may stand in for a security device they do not hold.

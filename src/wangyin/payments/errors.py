@@ -88,3 +88,57 @@ class OrderNotFound(PaymentError):
     code = "order_not_found"
     http_status = 404
     message = _("There is no such scheduled transfer.")
+
+
+class PayeeExists(PaymentError):
+    code = "payee_exists"
+    message = _("This account is already in your payee book.")
+
+
+class PayeeBookFull(PaymentError):
+    code = "payee_book_full"
+    message = _("Your payee book is full. Delete payees you no longer pay, then add this one.")
+
+
+class PayeeIsOwnAccount(PaymentError):
+    code = "payee_is_own_account"
+    message = _("This is one of your own accounts: it is always listed when you transfer, "
+                "no need to add it.")
+
+
+class PayeeUnknown(PaymentError):
+    """Another customer's payee book entry looks like none."""
+
+    code = "payee_unknown"
+    http_status = 404
+    message = _("This payee is not in your payee book.")
+
+
+class MobileNotRegistered(PaymentError):
+    code = "mobile_not_registered"
+    message = _("This mobile number is not registered for receiving transfers at this bank. "
+                "Ask the payee for their account number.")
+
+
+class MobileLookupsExceeded(PaymentError):
+    code = "mobile_lookups_exceeded"
+    http_status = 429
+    message = _("Too many mobile numbers looked up. Try again in an hour, or pay to an "
+                "account number.")
+
+
+class MobileTaken(PaymentError):
+    code = "mobile_taken"
+    message = _("This mobile number is already registered for receiving by another customer. "
+                "Please ask at a branch counter.")
+
+
+class MobileAccountUnusable(PaymentError):
+    code = "mobile_account_unusable"
+    message = _("Choose one of your open accounts to receive into.")
+
+
+class MobileNotScheduled(PaymentError):
+    code = "mobile_not_scheduled"
+    message = _("Transfers to a mobile number are made now. For a scheduled transfer, enter "
+                "the payee's account number.")

@@ -36,6 +36,7 @@ class TransferKind(models.TextChoices):
     OWN = "OWN", _("Between my accounts")
     SAME_BANK = "SAME_BANK", _("To another customer of this bank")
     INTERBANK = "INTERBANK", _("To an account at another bank")
+    MOBILE = "MOBILE", _("To a mobile number")
 
 
 class TransferStatus(models.TextChoices):
@@ -329,3 +330,51 @@ class SandboxClearingEntry(models.Model):
     class Meta:
         indexes = [models.Index(fields=["due_at"], name="payments_sandbox_due",
                                 condition=Q(delivered=False))]
+
+
+class Payee(models.Model):
+    """An entry of a customer's payee book (收款人名册). Adding one is an information change
+    confirmed with a step-up over its key data (TX-10): ``authorisation`` is the challenge
+    that confirmed it. The alias can be changed and the entry deleted without one."""
+
+    person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
+                               related_name="payees")
+    name = models.CharField(max_length=60)
+    account = models.CharField(max_length=40)
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+")  # NULL: an account at this bank
+    alias = models.CharField(max_length=30, blank=True)
+    authorisation = models.OneToOneField("authn.AuthChallenge", on_delete=models.PROTECT,
+                                         related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["person", "account", "bank"],
+                                               nulls_distinct=False,
+                                               name="payments_payee_once_per_book")]
+
+    def __str__(self) -> str:
+        return f"payee:{self.pk}"
+
+    @property
+    def display_name(self) -> str:
+        return self.alias or self.name
+
+
+class MobileReceiving(models.Model):
+    """手机号收款: a customer's reserved mobile number registered to receive transfers into
+    one of their accounts. ``phone_index`` is the blind index of the number registered; a
+    registration whose number is no longer the customer's reserved one resolves to
+    nothing (the customer registers again after a change of number)."""
+
+    person = models.OneToOneField("customers.Person", on_delete=models.PROTECT,
+                                  related_name="mobile_receiving")
+    account = models.ForeignKey("customers.CustomerAccount", on_delete=models.PROTECT,
+                                related_name="+")
+    phone_index = models.CharField(max_length=64, unique=True)
+    authorisation = models.OneToOneField("authn.AuthChallenge", on_delete=models.PROTECT,
+                                         related_name="+")
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"mobile-receiving:{self.pk}"
