@@ -1,0 +1,177 @@
+"""What an in-app notice can say: each kind has a category, a title and a body template
+with named parameters. The text is rendered when it is read, in the reader's language; the
+parameters are checked when it is written (``check_params``), so no kind can carry a
+one-time code, a password or a full account or phone number."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from wangyin.core.money import Money, format_money
+from wangyin.notify.models import Category
+
+# Six digits in a row is a one-time code, an account, card, phone or ID number: never here.
+_DIGIT_RUN = re.compile(r"\d{6,}")
+
+
+@dataclass(frozen=True)
+class Kind:
+    category: str
+    title: Any
+    body: Any
+    params: frozenset[str] = frozenset()
+
+
+def _kind(category: str, title, body, *params: str) -> Kind:
+    return Kind(category, title, body, frozenset(params))
+
+
+KINDS: dict[str, Kind] = {
+    # Funds (TX-09): every change of a customer's money.
+    "funds.debit": _kind(
+        Category.FUNDS, _("Money paid out"),
+        _("%(amount)s was paid from your account ending %(tail)s to %(payee)s. "
+          "Available balance: %(available)s. If this was not you, call the bank at once."),
+        "tail", "amount_fen", "payee", "available_fen"),
+    "funds.held": _kind(
+        Category.FUNDS, _("Transfer held for review"),
+        _("Your transfer of %(amount)s from the account ending %(tail)s to %(payee)s is "
+          "being reviewed. The money is held meanwhile; we will tell you the outcome."),
+        "tail", "amount_fen", "payee"),
+    "funds.credit": _kind(
+        Category.FUNDS, _("Money received"),
+        _("%(amount)s was paid into your account ending %(tail)s by %(payer)s."),
+        "tail", "amount_fen", "payer"),
+    "funds.returned": _kind(
+        Category.FUNDS, _("Transfer returned"),
+        _("Your transfer of %(amount)s to %(payee)s on %(date)s could not be credited "
+          "(%(reason)s). The money is back in your account ending %(tail)s."),
+        "tail", "amount_fen", "payee", "date", "reason"),
+    "funds.order_failed": _kind(
+        Category.FUNDS, _("Scheduled transfer not made"),
+        _("Your scheduled transfer of %(amount)s to %(payee)s for %(date)s was not made: "
+          "%(reason)s"),
+        "amount_fen", "payee", "date", "reason"),
+    # Security (CS-05): sign-ins and changes to how the customer signs in and pays.
+    "security.login": _kind(
+        Category.SECURITY, _("Signed in"),
+        _("You signed in to internet banking on %(device)s. If this was not you, change "
+          "your password and call the bank."),
+        "device"),
+    "security.login_new_device": _kind(
+        Category.SECURITY, _("Signed in from a new device"),
+        _("You signed in to internet banking on a device not used before: %(device)s. If "
+          "this was not you, change your password and call the bank at once."),
+        "device"),
+    "security.locked": _kind(
+        Category.SECURITY, _("Login locked"),
+        _("Your internet banking login was locked after too many wrong passwords. It opens "
+          "again at %(until)s, or at a branch with your ID card."),
+        "until"),
+    "security.unlocked": _kind(
+        Category.SECURITY, _("Login unlocked"),
+        _("Your internet banking login was unlocked at a branch.")),
+    "security.password_changed": _kind(
+        Category.SECURITY, _("Password changed"),
+        _("Your internet banking password was changed. If this was not you, call the bank "
+          "at once.")),
+    "security.password_reset": _kind(
+        Category.SECURITY, _("Password reset"),
+        _("Your internet banking password was reset. If this was not you, call the bank at "
+          "once.")),
+    "security.device_bound": _kind(
+        Category.SECURITY, _("Device bound"),
+        _("A device was bound to your internet banking: %(device)s."), "device"),
+    "security.device_removed": _kind(
+        Category.SECURITY, _("Device removed"),
+        _("A device was removed from your internet banking: %(device)s."),
+        "device"),
+    "security.factor_added": _kind(
+        Category.SECURITY, _("Security device added"),
+        _("A new way to confirm payments was added to your internet banking: %(factor)s."),
+        "factor"),
+    "security.factor_removed": _kind(
+        Category.SECURITY, _("Security device removed"),
+        _("A way to confirm payments was removed from your internet banking: %(factor)s."),
+        "factor"),
+    "security.limits_changed": _kind(
+        Category.SECURITY, _("Transfer limits changed"),
+        _("Your own transfer limits are now %(per_transaction)s per transfer and "
+          "%(per_day)s per day."),
+        "per_transaction_fen", "per_day_fen"),
+    "security.phone_changed": _kind(
+        Category.SECURITY, _("Mobile number changed"),
+        _("The bank now sends its messages to your mobile number ending %(phone_tail)s."),
+        "phone_tail"),
+    # Service: the customer's internet banking itself.
+    "service.opened": _kind(
+        Category.SERVICE, _("Welcome to internet banking"),
+        _("Your internet banking is open: %(edition)s."), "edition"),
+    "service.edition_changed": _kind(
+        Category.SERVICE, _("Internet banking edition changed"),
+        _("Your internet banking is now: %(edition)s."), "edition"),
+}
+
+FACTORS = {
+    "passkey": _("Passkey (fingerprint or face)"),
+    "soft_certificate": _("Soft certificate"),
+    "usb_key": _("USB-Key"),
+    "token": _("Security token"),
+    "card": _("Password card"),
+}
+
+EDITIONS = {
+    "PUBLIC": _("Public edition (queries and own-account transfers)"),
+    "PRO": _("Professional edition (all services, with security devices)"),
+}
+
+
+def check_params(kind: str, params: dict[str, Any]) -> Kind:
+    """Refuse a notice whose parameters are not exactly its kind's, or that could carry a
+    secret: amounts are integer fen under ``*_fen`` keys, everything else short text
+    without six digits in a row."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise ValueError(f"unknown notice kind {kind!r}")
+    if set(params) != spec.params:
+        raise ValueError(f"notice {kind!r} takes {sorted(spec.params)}, got {sorted(params)}")
+    for key, value in params.items():
+        if key.endswith("_fen"):
+            if type(value) is not int:
+                raise ValueError(f"{key} must be integer fen")
+        elif not isinstance(value, str) or len(value) > 200 or _DIGIT_RUN.search(value):
+            raise ValueError(f"{key} must be short text without long digit runs")
+    return spec
+
+
+def _shown(params: dict[str, Any]) -> dict[str, str]:
+    shown: dict[str, str] = {}
+    for key, value in params.items():
+        if key.endswith("_fen"):
+            shown[key[:-4]] = format_money(Money(int(value)))
+        elif key == "factor":
+            shown[key] = str(FACTORS.get(value, value))
+        elif key == "edition":
+            shown[key] = str(EDITIONS.get(value, value))
+        else:
+            shown[key] = str(value)
+    return shown
+
+
+def render_title(kind: str) -> str:
+    spec = KINDS.get(kind)
+    return str(spec.title) if spec else str(_("Message from the bank"))
+
+
+def render_body(kind: str, params: dict[str, Any]) -> str:
+    spec = KINDS.get(kind)
+    if spec is None:
+        return ""
+    try:
+        return str(spec.body) % _shown(params)
+    except (KeyError, ValueError, TypeError):  # a template changed since it was written
+        return str(spec.title)
