@@ -1,7 +1,7 @@
 """What an in-app notice can say: each kind has a category, a title and a body template
 with named parameters. The text is rendered when it is read, in the reader's language; the
-parameters are checked when it is written (``check_params``), so no kind can carry a
-one-time code, a password or a full account or phone number."""
+parameters are checked when it is written (``check_params``): fixed names per kind (no
+place for a code or a password) and no full account or phone number in any text."""
 
 from __future__ import annotations
 
@@ -130,22 +130,33 @@ EDITIONS = {
 }
 
 
-def check_params(kind: str, params: dict[str, Any]) -> Kind:
-    """Refuse a notice whose parameters are not exactly its kind's, or that could carry a
-    secret: amounts are integer fen under ``*_fen`` keys, everything else short text
-    without six digits in a row."""
+def _hide_digits(match: re.Match) -> str:
+    run = match.group()
+    return "*" * len(run) if len(run) < 10 else "*" * (len(run) - 4) + run[-4:]
+
+
+def check_params(kind: str, params: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
+    """The kind and the parameters as they may be stored. A parameter set that is not
+    exactly the kind's is a programming error (raised); amounts must be integer fen under
+    ``*_fen`` keys; text is cut to 200 characters and any six digits in a row in it (a
+    one-time code, an account, card, phone or ID number) is starred out, keeping at most
+    the last four of a long number."""
     spec = KINDS.get(kind)
     if spec is None:
         raise ValueError(f"unknown notice kind {kind!r}")
     if set(params) != spec.params:
         raise ValueError(f"notice {kind!r} takes {sorted(spec.params)}, got {sorted(params)}")
+    clean: dict[str, Any] = {}
     for key, value in params.items():
         if key.endswith("_fen"):
             if type(value) is not int:
                 raise ValueError(f"{key} must be integer fen")
-        elif not isinstance(value, str) or len(value) > 200 or _DIGIT_RUN.search(value):
-            raise ValueError(f"{key} must be short text without long digit runs")
-    return spec
+            clean[key] = value
+        elif isinstance(value, str):
+            clean[key] = _DIGIT_RUN.sub(_hide_digits, value[:200])
+        else:
+            raise ValueError(f"{key} must be text")
+    return spec, clean
 
 
 def _shown(params: dict[str, Any]) -> dict[str, str]:

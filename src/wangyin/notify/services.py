@@ -57,7 +57,7 @@ def notice_send(*, person, kind: str, params: dict[str, Any], at: datetime,
     describe a change the caller audits itself. ``actor`` is the business actor of the
     change (default: the customer), so notices share the chain its own audit row has
     already locked instead of contending on one chain for the whole bank."""
-    spec = kinds.check_params(kind, params)
+    spec, params = kinds.check_params(kind, params)
     notice = Notice.objects.create(person_id=person.pk, category=spec.category, kind=kind,
                                    params=params, ref=ref[:40], created_at=at)
     if sms:

@@ -234,8 +234,11 @@ def _failed(order: StandingOrder, exc: DomainError, run_date: date, now: datetim
                  details={"date": run_date.isoformat(), "code": exc.code})
     with translation.override(settings.LANGUAGE_CODE):
         reason = str(exc.message)
-    notify.sms_send(
-        phone=order.user.person.phone, purpose="payments.order_failed", actor="system:orders",
-        at=now, body=f"{settings.SMS_SIGNATURE}您{run_date:%m月%d日}向"
+    notify.notice_send(
+        person=order.user.person, kind="funds.order_failed", actor="system:orders", at=now,
+        sms_purpose="payments.order_failed",
+        params={"amount_fen": order.amount_fen, "payee": mask_name(order.payee_name),
+                "date": run_date.isoformat(), "reason": reason},
+        sms=f"{settings.SMS_SIGNATURE}您{run_date:%m月%d日}向"
         f"{mask_name(order.payee_name)}的预约转账{format_money(Money(order.amount_fen))}"
         f"未能执行：{reason}")
