@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
-from wangyin.web import banking, clearing, login, payments, receipts, selfservice
+from wangyin.web import banking, clearing, login, payees, payments, receipts, selfservice
 from wangyin.web import views as web_views
 
 urlpatterns = [
@@ -39,6 +39,15 @@ urlpatterns = [
     path("transfers/scheduled/", payments.transfer_orders, name="transfer_orders"),
     path("transfers/scheduled/<int:order_id>/cancel/", payments.transfer_order_cancel,
          name="transfer_order_cancel"),
+    path("payees/", payees.payee_list, name="payees"),
+    path("payees/new/", payees.payee_new, name="payee_new"),
+    path("payees/confirm/", payees.payee_confirm, name="payee_confirm"),
+    path("payees/<int:payee_id>/rename/", payees.payee_rename, name="payee_rename"),
+    path("payees/<int:payee_id>/delete/", payees.payee_delete, name="payee_delete"),
+    path("transfers/mobile/", payees.mobile_receiving, name="mobile_receiving"),
+    path("transfers/mobile/confirm/", payees.mobile_receiving_confirm,
+         name="mobile_receiving_confirm"),
+    path("transfers/mobile/stop/", payees.mobile_receiving_stop, name="mobile_receiving_stop"),
     path("transfers/<int:transfer_id>/receipt.pdf", receipts.transfer_receipt_pdf,
          name="transfer_receipt_pdf"),
     path("receipts/verify/", receipts.receipt_verify, name="receipt_verify"),

@@ -50,20 +50,15 @@ from wangyin.ledger import services as ledger
 from wangyin.ledger.errors import InvalidAmount
 from wangyin.ledger.models import Account, AccountStatus
 from wangyin.notify import services as notify
-from wangyin.payments import clearing, directory, settlement
+from wangyin.payments import clearing, directory, payees, settlement
 from wangyin.payments.errors import (
     AccountCannotPay,
     AccountClassLimit,
     InstructionChanged,
+    MobileNotScheduled,
     NotYourAccount,
-    PayeeAccountClosed,
-    PayeeAccountInvalid,
-    PayeeNameMismatch,
-    PayeeNameRequired,
-    PayeeNotFound,
     PaymentBlocked,
     SameAccount,
-    UnknownBank,
 )
 from wangyin.payments.models import (
     Bank,
@@ -78,8 +73,9 @@ from wangyin.risk import services as risk
 MAX_AMOUNT_FEN = 100_000_000 * 100  # one hundred million yuan: beyond any medium's cap
 OPERATION = {TransferKind.OWN: limits.OWN_ACCOUNTS,
              TransferKind.SAME_BANK: "transfer.same_bank",
-             TransferKind.INTERBANK: "transfer.interbank"}
-TO_OTHERS = (TransferKind.SAME_BANK, TransferKind.INTERBANK)
+             TransferKind.INTERBANK: "transfer.interbank",
+             TransferKind.MOBILE: "transfer.mobile"}
+TO_OTHERS = (TransferKind.SAME_BANK, TransferKind.INTERBANK, TransferKind.MOBILE)
 # Statuses whose money left (or is reserved to leave) the account today.
 COUNTED = (TransferStatus.DONE, TransferStatus.PROCESSING, TransferStatus.HELD,
            TransferStatus.RELEASED)
@@ -95,6 +91,7 @@ class Instruction:
     amount_fen: int
     memo: str = ""
     payee_bank: str = ""  # CNAPS code of the payee's bank; empty (or ours): this bank
+    payee_mobile: str = ""  # instead of the account: a number registered for receiving
 
 
 @dataclass(frozen=True)
@@ -163,35 +160,16 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
         raise NotYourAccount(extra={"account_id": instruction.debit_account_id})
     if debit.ledger_account.status != AccountStatus.ACTIVE:
         raise AccountCannotPay(extra={"account": debit.number})
-    credit = bank = None
-    channel = ""
-    if directory.is_this_bank(instruction.payee_bank):
-        credit = customers.account_by_number(number=instruction.payee_account)
-        if credit is None:
-            raise PayeeNotFound()
-        if credit.pk == debit.pk:
-            raise SameAccount()
-        if credit.ledger_account.status == AccountStatus.CLOSED:
-            raise PayeeAccountClosed()
-        holder = credit.person.name if credit.person_id else credit.company.name
-        kind = TransferKind.OWN if credit.person_id == person.pk else TransferKind.SAME_BANK
-        if kind == TransferKind.SAME_BANK and instruction.payee_name.strip() != holder:
-            raise PayeeNameMismatch(extra={"account": credit.number})
-        payee_account = credit.number
-    else:
-        # Another bank's account: its bank checks number and name when the payment
-        # arrives; a mismatch comes back as a rejection or a return.
-        bank = directory.bank_by_code(instruction.payee_bank)
-        if bank is None:
-            raise UnknownBank(extra={"bank": instruction.payee_bank[:12]})
-        payee_account = normalise_identifier(instruction.payee_account)
-        if not payee_account.isdigit() or not 8 <= len(payee_account) <= 32:
-            raise PayeeAccountInvalid()
-        holder = instruction.payee_name.strip()
-        if not holder:
-            raise PayeeNameRequired()
-        kind = TransferKind.INTERBANK
-        channel = clearing.route(amount, at)
+    payee = payees.resolve(person=person, account=instruction.payee_account,
+                           name=instruction.payee_name, bank_code=instruction.payee_bank,
+                           mobile=instruction.payee_mobile)
+    kind, credit, bank = payee.kind, payee.credit, payee.bank
+    payee_account, holder = payee.account, payee.name
+    if credit is not None and credit.pk == debit.pk:
+        raise SameAccount()
+    if instruction.payee_mobile and schedule:
+        raise MobileNotScheduled()
+    channel = clearing.route(amount, at) if kind == TransferKind.INTERBANK else ""
     operation = OPERATION[kind]
     decision = risk.evaluate(risk.Event(
         kind=operation, person_id=person.pk, channel="web", device=device_id, ip=ip, at=at,
@@ -249,6 +227,8 @@ def transfer_quote(*, user: ChannelUser, instruction: Instruction, device_id: st
     """Check an instruction (for now, or for the dates of a ``schedule`` — see
     ``payments.orders``) and say what confirming it takes. Raises a ``DomainError`` that
     names the problem (the customer's message) when it cannot be paid."""
+    if instruction.payee_mobile:
+        payees.mobile_lookup_allow(user.person, at)
     return _checked(user=user, instruction=instruction, device_id=device_id, ip=ip, at=at,
                     nonce=new_nonce(), schedule=schedule)
 
@@ -259,7 +239,8 @@ def _existing(person_id: int, idempotency_key: str, instruction: Instruction):
     if transfer is not None:
         bank = "" if directory.is_this_bank(instruction.payee_bank) else instruction.payee_bank
         same = (transfer.debit_account_id == instruction.debit_account_id
-                and transfer.payee_account == normalise_identifier(instruction.payee_account)
+                and (transfer.payee_account == normalise_identifier(instruction.payee_account)
+                     or (instruction.payee_mobile and not instruction.payee_account))
                 and (transfer.payee_bank.code if transfer.payee_bank_id else "") == bank
                 and transfer.amount_fen == instruction.amount_fen)
         if not same:
@@ -361,25 +342,41 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
 
 
 def _alerts(transfer: Transfer, quote: Quote, at: datetime) -> None:
-    """SMS alerts in the payment's transaction (the outbox delivers them, TX-09)."""
+    """Tell payer and payee in the payment's transaction: an in-app notice and an SMS each
+    (the outbox delivers it, TX-09). Both are audited under the payer's actor, whose chain
+    the transfer's own audit row already holds: no bank-wide chain to queue on."""
     local = timezone.localtime(at).strftime("%m月%d日%H:%M")
     amount = _yuan(transfer.amount_fen)
     payer = quote.debit.person
-    debit_after = Account.objects.get(pk=quote.debit.ledger_account_id)
+    actor = f"customer:{payer.pk}"
+    ref = f"transfer:{transfer.pk}"
     tail = quote.debit.number[-4:]
+    to = (f"{quote.bank.bank_name}{mask_name(transfer.payee_name)}"
+          if quote.bank else mask_name(transfer.payee_name))
     if transfer.status == TransferStatus.HELD:
-        text = (f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{local}"
+        notify.notice_send(
+            person=payer, kind="funds.held", actor=actor, at=at, ref=ref,
+            sms_purpose="payments.debit",
+            params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": to},
+            sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{local}"
                 f"转账{amount}正在审核，资金暂时冻结，审核后通知您。如非本人操作请致电本行。")
     else:
-        to = (f"{quote.bank.bank_name}{mask_name(transfer.payee_name)}"
-              if quote.bank else mask_name(transfer.payee_name))
-        text = (f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{local}"
-                f"转出{amount}，收款人{to}，可用余额"
-                f"{_yuan(debit_after.balance - debit_after.held)}。如非本人操作请致电本行。")
-    notify.sms_send(phone=payer.phone, body=text, purpose="payments.debit",
-                    actor="system:payments", at=at)
+        debit_after = Account.objects.get(pk=quote.debit.ledger_account_id)
+        available = debit_after.balance - debit_after.held
+        notify.notice_send(
+            person=payer, kind="funds.debit", actor=actor, at=at, ref=ref,
+            sms_purpose="payments.debit",
+            params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": to,
+                    "available_fen": available},
+            sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{local}"
+                f"转出{amount}，收款人{to}，可用余额{_yuan(available)}。如非本人操作请致电本行。")
     payee = quote.credit.person if quote.credit else None
     if transfer.status == TransferStatus.DONE and payee is not None and payee.pk != payer.pk:
-        notify.sms_send(phone=payee.phone, purpose="payments.credit", actor="system:payments",
-                        at=at, body=f"{settings.SMS_SIGNATURE}您尾号{quote.credit.number[-4:]}"
-                        f"的账户{local}转入{amount}，付款人{mask_name(payer.name)}。")
+        payee_tail = quote.credit.number[-4:]
+        notify.notice_send(
+            person=payee, kind="funds.credit", actor=actor, at=at,
+            sms_purpose="payments.credit",
+            params={"tail": payee_tail, "amount_fen": transfer.amount_fen,
+                    "payer": mask_name(payer.name)},
+            sms=f"{settings.SMS_SIGNATURE}您尾号{payee_tail}的账户{local}转入{amount}，"
+                f"付款人{mask_name(payer.name)}。")

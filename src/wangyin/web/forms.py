@@ -89,8 +89,14 @@ class TransferForm(forms.Form):
 
     debit_account = forms.TypedChoiceField(label=_("Pay from"), coerce=int)
     payee_account = forms.RegexField(label=_("Payee account number"), regex=r"^[0-9 ]{8,40}$",
-                                     max_length=40, error_messages={
+                                     max_length=40, required=False, error_messages={
                                          "invalid": _("Enter the account number in digits.")})
+    payee_mobile = forms.RegexField(
+        label=_("Or the payee's mobile number"), regex=r"^1[0-9]{10}$", max_length=11,
+        required=False, widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+        help_text=_("For customers of this bank who receive transfers by mobile number. "
+                    "You will see their name, partly hidden, before you pay."),
+        error_messages={"invalid": _("Enter the 11-digit mobile number.")})
     payee_bank = forms.ChoiceField(label=_("Payee bank"), required=False,
                                    help_text=_("Leave it at this bank for our own customers."))
     payee_name = forms.CharField(label=_("Payee name"), max_length=60, required=False,
@@ -110,6 +116,13 @@ class TransferForm(forms.Form):
         data = super().clean()
         if data.get("when", "NOW") not in ("", "NOW") and not data.get("first_date"):
             self.add_error("first_date", _("Choose the date of the first payment."))
+        account, mobile = data.get("payee_account"), data.get("payee_mobile")
+        if account and mobile:
+            raise forms.ValidationError(_("Enter the payee's account number or their mobile "
+                                          "number, not both."))
+        if not account and not mobile and not self.has_error("payee_account") \
+                and not self.has_error("payee_mobile"):
+            self.add_error("payee_account", _("Enter the payee's account number."))
         return data
 
     def __init__(self, *args, accounts=(), banks=(), **kwargs):
@@ -118,3 +131,24 @@ class TransferForm(forms.Form):
             (a.pk, f"{a.get_product_display()} {a.masked_number}") for a in accounts]
         self.fields["payee_bank"].choices = [("", _("This bank (Wangyin Bank)"))] + [
             (b.code, b.name) for b in banks]
+
+
+class PayeeForm(forms.Form):
+    """A new payee book entry; the payments service checks it like a payment."""
+
+    payee_name = forms.CharField(label=_("Payee name"), max_length=60)
+    payee_account = forms.RegexField(label=_("Payee account number"), regex=r"^[0-9 ]{8,40}$",
+                                     max_length=40, error_messages={
+                                         "invalid": _("Enter the account number in digits.")})
+    payee_bank = forms.ChoiceField(label=_("Payee bank"), required=False)
+    alias = forms.CharField(label=_("Your name for this payee (optional)"), max_length=30,
+                            required=False)
+
+    def __init__(self, *args, banks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["payee_bank"].choices = [("", _("This bank (Wangyin Bank)"))] + [
+            (b.code, b.name) for b in banks]
+
+
+class PayeeAliasForm(forms.Form):
+    alias = forms.CharField(label=_("Your name for this payee"), max_length=30, required=False)

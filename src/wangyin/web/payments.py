@@ -15,10 +15,10 @@ from wangyin.authn import services as authn
 from wangyin.authn.errors import ChallengeFailed, FaceNotRecognised, TokenLocked
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
-from wangyin.core.masking import mask_account
+from wangyin.core.masking import mask_account, mask_name, mask_phone
 from wangyin.core.money import Money, format_money
 from wangyin.customers import selectors as customer_selectors
-from wangyin.payments import directory, orders
+from wangyin.payments import directory, orders, payees
 from wangyin.payments import services as payments
 from wangyin.payments.models import Transfer, TransferKind
 from wangyin.web import stepup
@@ -58,7 +58,8 @@ def _instruction(data: dict) -> payments.Instruction:
     return payments.Instruction(debit_account_id=data["debit_account_id"],
                                 payee_account=data["payee_account"],
                                 payee_name=data["payee_name"], amount_fen=data["amount_fen"],
-                                memo=data["memo"], payee_bank=data.get("payee_bank", ""))
+                                memo=data["memo"], payee_bank=data.get("payee_bank", ""),
+                                payee_mobile=data.get("payee_mobile", ""))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -66,7 +67,7 @@ def _instruction(data: dict) -> payments.Instruction:
 def transfer_new(request):
     user = request.customer
     accounts = customer_selectors.accounts_of_person(person_id=user.person_id)
-    initial = {"debit_account": request.GET.get("from", "")}
+    initial = {"debit_account": request.GET.get("from", ""), **_payee_initial(request)}
     form = TransferForm(request.POST or None, accounts=accounts, initial=initial,
                         banks=directory.banks_for_choice())
     error = request.session.pop("transfer_error", "")
@@ -75,9 +76,10 @@ def transfer_new(request):
         instruction = payments.Instruction(
             debit_account_id=data["debit_account"],
             payee_account="".join(data["payee_account"].split()),
-            payee_name=data["payee_name"].strip(),
+            payee_name=data["payee_name"].strip(), payee_mobile=data["payee_mobile"],
             amount_fen=Money.from_yuan(data["amount"]).fen, memo=data["memo"].strip(),
-            payee_bank="" if directory.is_this_bank(data["payee_bank"]) else data["payee_bank"])
+            payee_bank="" if directory.is_this_bank(data["payee_bank"]) or data["payee_mobile"]
+            else data["payee_bank"])
         now = clock.now()
         schedule = None
         if data["when"] not in ("", "NOW"):
@@ -107,10 +109,9 @@ def transfer_new(request):
                 "shown": {"kind": str(TransferKind(quote.kind).label),
                           "debit": quote.debit.masked_number,
                           "debit_product": quote.debit.get_product_display(),
-                          "payee_account": quote.key.payee_account,
+                          **_payee_shown(quote, instruction),
                           "payee_bank": quote.bank.name if quote.bank else "",
                           "arrival": str(ARRIVAL[quote.channel]) if quote.channel else "",
-                          "payee_name": quote.key.payee_name,
                           "amount": format_money(Money(quote.key.amount_fen)),
                           "fee": format_money(Money(quote.fee_fen)),
                           "large": quote.large, "limits": list(quote.limits_text),
@@ -120,8 +121,39 @@ def transfer_new(request):
                              schedule.end_date.isoformat() if schedule.end_date else None]
                 if schedule else None}
             return redirect("transfer_confirm")
-    return render(request, "web/transfer_new.html", {"form": form, "error": error},
-                  status=400 if request.method == "POST" else 200)
+    return render(request, "web/transfer_new.html", {
+        "form": form, "error": error, "recent": payees.recent_payees(user)},
+        status=400 if request.method == "POST" else 200)
+
+
+def _payee_initial(request) -> dict:
+    """The form filled in from a payee book entry (``?payee=``) or an earlier transfer to
+    another customer or bank (``?again=``), the customer's own only."""
+    user = request.customer
+    payee_id, again = request.GET.get("payee", ""), request.GET.get("again", "")
+    if payee_id.isdigit():
+        entry = payees.payee_of(user, int(payee_id))
+        if entry is not None:
+            return {"payee_account": entry.account, "payee_name": entry.name,
+                    "payee_bank": entry.bank.code if entry.bank_id else ""}
+    if again.isdigit():
+        earlier = (Transfer.objects.select_related("payee_bank")
+                   .filter(pk=int(again), person_id=user.person_id,
+                           kind__in=(TransferKind.SAME_BANK, TransferKind.INTERBANK)).first())
+        if earlier is not None:
+            return {"payee_account": earlier.payee_account, "payee_name": earlier.payee_name,
+                    "payee_bank": earlier.payee_bank.code if earlier.payee_bank_id else ""}
+    return {}
+
+
+def _payee_shown(quote, instruction) -> dict:
+    """The payee on the confirmation page. A payee found by mobile number is shown partly
+    hidden: the payer checks the name without learning the account."""
+    if quote.kind == TransferKind.MOBILE:
+        return {"payee_account": mask_account(quote.key.payee_account),
+                "payee_name": mask_name(quote.key.payee_name),
+                "payee_mobile": mask_phone(instruction.payee_mobile)}
+    return {"payee_account": quote.key.payee_account, "payee_name": quote.key.payee_name}
 
 
 def _pending(request) -> dict | None:
@@ -191,6 +223,8 @@ def transfer_done(request, transfer_id: int):
     return render(request, "web/transfer_done.html", {
         "transfer": transfer, "amount": format_money(Money(transfer.amount_fen)),
         "payee_account": mask_account(transfer.payee_account),
+        "payee_name": mask_name(transfer.payee_name) if transfer.kind == TransferKind.MOBILE
+        else transfer.payee_name,
         "events": transfer.events.all(),
         "arrival": ARRIVAL.get(transfer.channel, "") if transfer.status == "PROCESSING"
         else ""})
