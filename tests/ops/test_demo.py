@@ -57,6 +57,9 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
                                               name=lina.name, frames=frames, reference="t")
     assert seen.on_record and seen.live and seen.similarity >= 0.85
     assert first.face_camera.startswith(str(own_var_dir))
+    # 李娜 receives by mobile number: zhangwei can pay 13907970002.
+    from wangyin.payments import payees
+    assert payees.mobile_account("13907970002").person_id == lina.pk
     products = sorted(CustomerAccount.objects.values_list("product", flat=True))
     assert products == ["CORPORATE_BASIC", "CORPORATE_GENERAL", "PERSONAL_I", "PERSONAL_II",
                         "PERSONAL_III"]

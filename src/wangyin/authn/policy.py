@@ -4,8 +4,8 @@ with the payments work; this table covers the identity operations so far.
 - ``register``: the SMS code to the reserved phone (the public edition cannot pay anyone).
 - ``device.bind``, ``security.change``, ``payee.add`` (a payee book entry),
   ``mobile.register`` (receiving transfers by mobile number): the SMS code, plus the
-  customer's security device when they hold one — holding a stronger factor is never a reason to ask for less, and a
-  locked token does not fall back to SMS alone.
+  customer's security device when they hold one — holding a stronger factor is never a
+  reason to ask for less, and a locked token does not fall back to SMS alone.
 - ``password.reset`` online: the SMS code and a security device (ON-08); a customer
   without one verifies their face against their ID card's photo instead (FA-08, where the
   bank has a face-verification provider and the document is a resident ID card), else is

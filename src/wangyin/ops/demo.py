@@ -113,6 +113,7 @@ def load_demo(*, now: datetime | None = None, history_size: int = HISTORY_SIZE) 
     _logins(now, people, result)
     _face(now, people[1], result)
     _other_banks(result)
+    _mobile_receiving(now, people[1], result)
     return result
 
 
@@ -259,6 +260,32 @@ def _card(now: datetime, account, result: DemoResult) -> None:
 
 
 DEMO_USB_KEY = "WYDEMO0003"
+
+
+def _mobile_receiving(now: datetime, account, result: DemoResult) -> None:
+    """李娜 receives transfers by her mobile number 13907970002 (pay her from zhangwei with
+    the number instead of the account). Registered the way she would do it: the step-up
+    code from the SMS sandbox confirms the number and the account."""
+    import re
+
+    from wangyin.authn import services as authn
+    from wangyin.identity.models import ChannelUser
+    from wangyin.notify.models import SmsMessage
+    from wangyin.payments import payees
+
+    user = ChannelUser.objects.select_related("person").get(login_name="linademo")
+    if payees.mobile_registration_of(user) is not None:
+        return
+    challenge = payees.mobile_register_start(user=user, account_id=account.pk,
+                                             device_id="demo", at=now)
+    sms = SmsMessage.objects.filter(purpose=f"authn.{payees.REGISTER}").latest("id")
+    authn.challenge_verify(challenge_id=challenge.pk, person=user.person,
+                           purpose=payees.REGISTER, at=now,
+                           digest=payees.mobile_register_digest(user, account, "demo"),
+                           codes={"SMS": re.search(r"验证码 (\d{6})", sms.body).group(1)})
+    payees.mobile_register(user=user, account_id=account.pk, challenge_id=challenge.pk,
+                           device_id="demo", ip=None, at=now)
+    result.created.append("mobile-number receiving for linademo (13907970002)")
 
 
 def demo_usb_key_path():
