@@ -16,6 +16,17 @@ from wangyin.audit.models import AuditEvent, AuditResult
 from wangyin.core import clock
 from wangyin.core.masking import mask_details
 
+# The row and the head's new hash in one statement (one round trip after the head's).
+_COLUMNS = ("chain", "seq", "occurred_at", "actor", "action", "target", "result", "ip",
+            "device", "details", "prev_hash", "hash")
+_APPEND_SQL = (
+    "WITH event AS (INSERT INTO audit_auditevent (chain, seq, occurred_at, actor, action, "
+    "target, result, ip, device, details, prev_hash, hash) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id), "
+    "head AS (UPDATE audit_auditchainhead SET hash = %s WHERE chain = %s) "
+    "SELECT id FROM event"
+)
+
 
 def chain_for(actor: str) -> int:
     """Events of one actor stay in one chain, so one transaction locks one chain head."""
@@ -71,11 +82,14 @@ def record(
             [chain, GENESIS],
         )
         seq, prev_hash = cursor.fetchone()
-    fields["seq"] = seq
-    digest = event_hash(fields, prev_hash)
-    event = AuditEvent.objects.create(**fields, prev_hash=prev_hash, hash=digest)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE audit_auditchainhead SET hash = %s WHERE chain = %s", [digest, chain]
-        )
+        fields["seq"] = seq
+        event = AuditEvent(**fields, prev_hash=prev_hash, hash=event_hash(fields, prev_hash))
+        # The row and the head's new hash together: the head always names the last row.
+        cursor.execute(_APPEND_SQL, [
+            *(AuditEvent._meta.get_field(name).get_db_prep_save(getattr(event, name),
+                                                                connection)
+              for name in _COLUMNS), event.hash, chain])
+        event.pk = cursor.fetchone()[0]
+    event._state.adding, event._state.db = False, connection.alias
     return event
+
