@@ -77,9 +77,10 @@ def card_issue(*, person_id: int, staff: str, reason: str, at: datetime,
                  occurred_at=at, details={"serial": card.serial, "reason": reason,
                                           "expires_at": card.expires_at.isoformat(),
                                           "max_uses": max_uses})
-    notify.sms_send(phone=person.phone, purpose="authn.card_issued", actor=staff, at=at,
-                    body=f"{settings.SMS_SIGNATURE}您已在柜台领取动态密码卡（序号尾号"
-                    f"{card.serial[-4:]}）。如非本人办理，请立即致电本行客服。")
+    notify.notice_send(person=person, kind="security.factor_added", params={"factor": "card"},
+                       actor=staff, at=at, sms_purpose="authn.card_issued",
+                       sms=f"{settings.SMS_SIGNATURE}您已在柜台领取动态密码卡（序号尾号"
+                       f"{card.serial[-4:]}）。如非本人办理，请立即致电本行客服。")
     return card, card_pdf(card, holder=person.masked_name)
 
 
@@ -98,6 +99,8 @@ def card_revoke(*, person_id: int, staff: str, reason: str, at: datetime) -> Pas
     card.save(update_fields=["status", "revoked_at"])
     audit.record(actor=staff, action="authn.card.revoked", target=f"person:{person_id}",
                  occurred_at=at, details={"serial": card.serial, "reason": reason})
+    notify.notice_send(person=card.person, kind="security.factor_removed",
+                       params={"factor": "card"}, at=at)
     return card
 
 

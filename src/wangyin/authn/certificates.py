@@ -142,6 +142,9 @@ def usb_key_end(*, person_id: int, lost: bool, actor: str, reason: str,
     audit.record(actor=actor, action="authn.usb_key.lost" if lost else "authn.usb_key.ended",
                  target=f"person:{person_id}", occurred_at=at,
                  details={"serial": key.serial, "reason": reason})
+    if actor != f"customer:{person_id}":  # online, identity.certificate_withdraw tells it
+        notify.notice_send(person=key.person, kind="security.factor_removed",
+                           params={"factor": "usb_key"}, at=at)
     return key
 
 
@@ -196,8 +199,11 @@ def _usb_key_enrol(*, person, reference_code, authorisation_code, request_der, a
     enrolment.save(update_fields=["used_at"])
     for old in Certificate.objects.filter(usb_key=enrolment.usb_key, status=CertStatus.ACTIVE):
         _revoke(old, reason="superseded", at=at)
-    return _issue(person=person, medium=Factor.USBKEY, request=request, at=at,
-                  usb_key=enrolment.usb_key, device_id="")
+    certificate = _issue(person=person, medium=Factor.USBKEY, request=request, at=at,
+                         usb_key=enrolment.usb_key, device_id="")
+    notify.notice_send(person=person, kind="security.factor_added",
+                       params={"factor": "usb_key"}, at=at)
+    return certificate
 
 
 # Soft certificate in the browser (FA-06)
@@ -221,10 +227,11 @@ def soft_certificate_enrol(*, person, device_id: str, request_der: bytes,
     certificate = _issue(person=person, medium=Factor.SOFTCERT, request=request, at=at,
                          usb_key=None, device_id=device_id)
     # A new way to sign is told on a second channel (FA-06).
-    notify.sms_send(phone=person.phone, purpose="authn.softcert_enrolled",
-                    actor=f"customer:{person.pk}", at=at,
-                    body=f"{settings.SMS_SIGNATURE}您已在一台设备上安装网银软证书。"
-                    "如非本人操作，请立即致电本行客服。")
+    notify.notice_send(person=person, kind="security.factor_added",
+                       params={"factor": "soft_certificate"}, at=at,
+                       sms_purpose="authn.softcert_enrolled",
+                       sms=f"{settings.SMS_SIGNATURE}您已在一台设备上安装网银软证书。"
+                       "如非本人操作，请立即致电本行客服。")
     return certificate
 
 

@@ -40,6 +40,7 @@ OCRA_SUITE = "OCRA-1:HOTP-SHA256-6:QN16-T1M"
 _OCRA = str2ocrasuite(OCRA_SUITE)
 _OCRA_STEP = 60
 KIND_NAMES = {Factor.TOTP: "动态令牌", Factor.OCRA: "挑战应答令牌"}
+NOTICE_FACTOR = {Factor.TOTP: "token", Factor.OCRA: "ocra_token"}  # notify.kinds.FACTORS
 
 
 def _clean_seed(seed: str) -> str:
@@ -84,9 +85,11 @@ def token_issue(*, person_id: int, serial: str, seed: str, kind: str = Factor.TO
         raise TokenAlreadyIssued() from exc
     audit.record(actor=staff, action="authn.token.issued", target=f"person:{person_id}",
                  occurred_at=at, details={"serial": serial, "kind": kind, "reason": reason})
-    notify.sms_send(phone=person.phone, purpose="authn.token_issued", actor=staff, at=at,
-                    body=f"{settings.SMS_SIGNATURE}您已在柜台绑定{KIND_NAMES[kind]}（序列号尾号"
-                    f"{serial[-4:]}）。如非本人办理，请立即致电本行客服。")
+    notify.notice_send(person=person, kind="security.factor_added",
+                       params={"factor": NOTICE_FACTOR[kind]}, actor=staff, at=at,
+                       sms_purpose="authn.token_issued",
+                       sms=f"{settings.SMS_SIGNATURE}您已在柜台绑定{KIND_NAMES[kind]}（序列号尾号"
+                       f"{serial[-4:]}）。如非本人办理，请立即致电本行客服。")
     return token
 
 
@@ -98,6 +101,8 @@ def token_revoke(*, person_id: int, kind: str = Factor.TOTP, staff: str, reason:
     token.save(update_fields=["status", "revoked_at"])
     audit.record(actor=staff, action="authn.token.revoked", target=f"person:{person_id}",
                  occurred_at=at, details={"serial": token.serial, "reason": reason})
+    notify.notice_send(person=token.person, kind="security.factor_removed",
+                       params={"factor": NOTICE_FACTOR[token.kind]}, at=at)
     return token
 
 

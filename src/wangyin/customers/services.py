@@ -97,9 +97,9 @@ def person_phone_change(*, person_id: int, phone: str, actor: str, reason: str,
                  details={"old_phone": old, "phone": phone, "reason": reason})
     text = (f"{settings.SMS_SIGNATURE}您在本行的预留手机号已由尾号{old[-4:]}更换为尾号"
             f"{phone[-4:]}。如非本人办理，请立即致电本行客服。")
-    for number in {old, phone}:
-        notify.sms_send(phone=number, purpose="customers.phone_changed", actor=actor, at=at,
-                        body=text)
+    notify.notice_send(person=person, kind="security.phone_changed",
+                       params={"phone_tail": phone[-4:]}, actor=actor, at=at,
+                       sms=text, sms_purpose="customers.phone_changed", phones=(old, phone))
     return person
 
 

@@ -46,9 +46,11 @@ def device_bind(*, user: ChannelUser, device_id: str, label: str, ip: str | None
     audit.record(actor=user.actor, action="identity.device.bound", ip=ip, device=device_id,
                  target=f"device:{device.pk}", occurred_at=at,
                  details={"label": label, "shared_with_other_customers": others})
-    notify.sms_send(phone=user.person.phone, purpose="identity.device_bound", actor=user.actor,
-                    at=at, body=f"{settings.SMS_SIGNATURE}您的网上银行已绑定新设备（{label}）。"
-                    "如非本人操作，请立即致电本行客服。")
+    notify.notice_send(person=user.person, kind="security.device_bound",
+                       params={"device": label}, actor=user.actor, at=at,
+                       sms_purpose="identity.device_bound",
+                       sms=f"{settings.SMS_SIGNATURE}您的网上银行已绑定新设备（{label}）。"
+                       "如非本人操作，请立即致电本行客服。")
     return device
 
 
@@ -74,6 +76,8 @@ def device_remove(*, user: ChannelUser, device_pk: int, authorisation: int, devi
         audit.record(actor=user.actor, action="identity.device.removed", device=device,
                      target=f"device:{bound.pk}", occurred_at=at,
                      details={"authorisation": authorisation})
+        notify.notice_send(person=user.person, kind="security.device_removed",
+                           params={"device": bound.label}, at=at)
     return True
 
 

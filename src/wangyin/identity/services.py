@@ -128,9 +128,10 @@ def internet_banking_open(*, person_id: int, login_name: str, edition: str,
     audit.record(actor=staff, action="identity.banking.opened", target=f"person:{person.pk}",
                  occurred_at=at, details={"login_name": login_name, "edition": edition,
                                           "reason": reason})
-    notify.sms_send(phone=person.phone, purpose="identity.opened", actor=staff, at=at,
-                    body=str(settings.SMS_SIGNATURE) + "您已开通网上银行，登录名 "
-                    f"{login_name}。如非本人办理，请立即致电本行客服。")
+    notify.notice_send(person=person, kind="service.opened", params={"edition": edition},
+                       actor=staff, at=at, sms_purpose="identity.opened",
+                       sms=str(settings.SMS_SIGNATURE) + "您已开通网上银行，登录名 "
+                       f"{login_name}。如非本人办理，请立即致电本行客服。")
     return user, password
 
 
@@ -141,6 +142,7 @@ def login_unlock(*, person_id: int, staff: str, reason: str, at: datetime) -> Ch
     user.save(update_fields=["failed_attempts", "locked_until"])
     audit.record(actor=staff, action="identity.login.unlocked", target=f"person:{person_id}",
                  occurred_at=at, details={"reason": reason})
+    notify.notice_send(person=user.person, kind="security.unlocked", params={}, at=at)
     return user
 
 
@@ -156,9 +158,10 @@ def password_reset_at_counter(*, person_id: int, staff: str, reason: str,
                              "failed_attempts", "locked_until"])
     audit.record(actor=staff, action="identity.password.reset", target=f"person:{person_id}",
                  occurred_at=at, details={"reason": reason, "channel": "counter"})
-    notify.sms_send(phone=user.person.phone, purpose="identity.password_reset", actor=staff,
-                    at=at, body=str(settings.SMS_SIGNATURE) + "您的网上银行登录密码已在柜台"
-                    "重置。如非本人办理，请立即致电本行客服。")
+    notify.notice_send(person=user.person, kind="security.password_reset", params={},
+                       actor=staff, at=at, sms_purpose="identity.password_reset",
+                       sms=str(settings.SMS_SIGNATURE) + "您的网上银行登录密码已在柜台"
+                       "重置。如非本人办理，请立即致电本行客服。")
     return user, password
 
 
@@ -188,10 +191,12 @@ def edition_change(*, person_id: int, edition: str, risk_acknowledged: bool, sta
     audit.record(actor=staff, action="identity.edition.changed", target=f"person:{person_id}",
                  occurred_at=at, details={"from": before, "to": edition, "reason": reason,
                                           "channel": "counter"})
-    notify.sms_send(phone=user.person.phone, purpose="identity.edition", actor=staff, at=at,
-                    body=str(settings.SMS_SIGNATURE) + ("您已在柜台开通网上银行对外转账功能"
-                    "（专业版）。" if edition == Edition.PRO else "您的网上银行已改为大众版，"
-                    "对外转账功能已关闭。") + "如非本人办理，请立即致电本行客服。")
+    notify.notice_send(person=user.person, kind="service.edition_changed",
+                       params={"edition": edition}, actor=staff, at=at,
+                       sms_purpose="identity.edition",
+                       sms=str(settings.SMS_SIGNATURE) + ("您已在柜台开通网上银行对外转账功能"
+                       "（专业版）。" if edition == Edition.PRO else "您的网上银行已改为大众版，"
+                       "对外转账功能已关闭。") + "如非本人办理，请立即致电本行客服。")
     return user
 
 
@@ -240,10 +245,12 @@ def _password_attempt(*, login_name: str, password: str, ip: str | None, device:
                      details={"failed_attempts": user.failed_attempts, "locked": locks_now})
         if not locks_now:
             return user, LoginOutcome.BAD_PASSWORD
-        notify.sms_send(phone=user.person.phone, purpose="identity.locked", actor="system",
-                        at=at, body=str(settings.SMS_SIGNATURE) + "您的网上银行登录因密码"
-                        "连续输错已被锁定，次日自动解锁，或携带身份证件到柜台解锁。"
-                        "如非本人操作，请立即致电本行客服。")
+        until = timezone.localtime(user.locked_until).strftime("%Y-%m-%d %H:%M")
+        notify.notice_send(person=user.person, kind="security.locked", params={"until": until},
+                           actor=user.actor, at=at, sms_purpose="identity.locked",
+                           sms=str(settings.SMS_SIGNATURE) + "您的网上银行登录因密码"
+                           "连续输错已被锁定，次日自动解锁，或携带身份证件到柜台解锁。"
+                           "如非本人操作，请立即致电本行客服。")
         return user, LoginOutcome.LOCKED
     if user.failed_attempts or user.locked_until:
         user.failed_attempts, user.locked_until = 0, None
@@ -336,6 +343,7 @@ def password_change(*, user_id: int, current_password: str, new_password: str, i
     user.save(update_fields=["password", "must_change_password", "password_changed_at"])
     audit.record(actor=user.actor, action="identity.password.changed", ip=ip,
                  target=f"channel_user:{user.pk}", occurred_at=at)
+    notify.notice_send(person=user.person, kind="security.password_changed", params={}, at=at)
     return user
 
 
@@ -408,6 +416,9 @@ def own_limits_set(*, user_id: int, per_transaction_fen: int, per_day_fen: int,
                      target=f"person:{user.person_id}", occurred_at=at,
                      details={"per_transaction_fen": per_transaction_fen,
                               "per_day_fen": per_day_fen, "authorisation": authorisation})
+        notify.notice_send(person=user.person, kind="security.limits_changed", at=at,
+                           params={"per_transaction_fen": per_transaction_fen,
+                                   "per_day_fen": per_day_fen})
     return user
 
 
@@ -451,8 +462,12 @@ def passkey_add(*, user_id: int, credential: str, challenge: str, label: str,
     user = ChannelUser.objects.select_related("person").get(pk=user_id)
     _authorise_addition(user=user, purpose="passkey.add", authorisation=authorisation,
                         device=device, at=at)
-    return passkeys.passkey_register(person=user.person, credential=credential,
-                                     challenge=challenge, label=label, at=at)
+    with transaction.atomic():
+        passkey = passkeys.passkey_register(person=user.person, credential=credential,
+                                            challenge=challenge, label=label, at=at)
+        notify.notice_send(person=user.person, kind="security.factor_added",
+                           params={"factor": "passkey"}, at=at)
+    return passkey
 
 
 def soft_certificate_add(*, user_id: int, request_der: bytes, authorisation: int,
@@ -478,15 +493,16 @@ def certificate_withdraw(*, user_id: int, serial: str, device: str, at: datetime
     if certificate.usb_key_id is not None:
         certificates.usb_key_end(person_id=user.person_id, lost=True, actor=user.actor,
                                  reason=f"reported lost online from {device[:12]}", at=at)
-        what = "USB-Key已挂失"
+        what, factor = "USB-Key已挂失", "usb_key"
     else:
         certificates.certificate_revoke(person=user.person, serial=serial, actor=user.actor,
                                         reason="removed by the customer", at=at)
-        what = "软证书已删除"
-    notify.sms_send(phone=user.person.phone, purpose="identity.certificate_withdrawn",
-                    actor=user.actor, at=at,
-                    body=f"{settings.SMS_SIGNATURE}您的网银{what}，即时生效。如非本人操作，"
-                    "请立即致电本行客服。")
+        what, factor = "软证书已删除", "soft_certificate"
+    notify.notice_send(person=user.person, kind="security.factor_removed",
+                       params={"factor": factor}, actor=user.actor, at=at,
+                       sms_purpose="identity.certificate_withdrawn",
+                       sms=f"{settings.SMS_SIGNATURE}您的网银{what}，即时生效。如非本人操作，"
+                       "请立即致电本行客服。")
 
 
 def passkey_remove(*, user_id: int, passkey_pk: int, authorisation: int, device: str,
@@ -494,7 +510,11 @@ def passkey_remove(*, user_id: int, passkey_pk: int, authorisation: int, device:
     user = ChannelUser.objects.select_related("person").get(pk=user_id)
     authorise_change(user=user, change="passkey.remove", value=str(passkey_pk), device=device,
                      authorisation=authorisation, at=at)
-    passkeys.passkey_remove(person=user.person, passkey_pk=passkey_pk, device=device, at=at)
+    with transaction.atomic():
+        if passkeys.passkey_remove(person=user.person, passkey_pk=passkey_pk, device=device,
+                                   at=at):
+            notify.notice_send(person=user.person, kind="security.factor_removed",
+                               params={"factor": "passkey"}, at=at)
 
 
 def funds_capability_close(*, user_id: int, authorisation: int, device: str,
@@ -512,9 +532,11 @@ def funds_capability_close(*, user_id: int, authorisation: int, device: str,
                      target=f"person:{user.person_id}", occurred_at=at,
                      details={"from": before, "to": Edition.PUBLIC, "channel": "online",
                               "authorisation": authorisation})
-        notify.sms_send(phone=user.person.phone, purpose="identity.edition", actor=user.actor,
-                        at=at, body=str(settings.SMS_SIGNATURE) + "您已在网上关闭对外转账功能，"
-                        "如需重新开通请到网点柜台办理。如非本人操作，请立即致电本行客服。")
+        notify.notice_send(person=user.person, kind="service.edition_changed",
+                           params={"edition": Edition.PUBLIC}, actor=user.actor, at=at,
+                           sms_purpose="identity.edition",
+                           sms=str(settings.SMS_SIGNATURE) + "您已在网上关闭对外转账功能，"
+                           "如需重新开通请到网点柜台办理。如非本人操作，请立即致电本行客服。")
     return user
 
 
@@ -591,9 +613,10 @@ def password_reset_online(*, user_id: int, new_password: str, authorisation: int
         audit.record(actor=user.actor, action="identity.password.reset", ip=ip, device=device,
                      target=f"channel_user:{user.pk}", occurred_at=at,
                      details={"channel": "online", "authorisation": authorisation})
-        notify.sms_send(phone=user.person.phone, purpose="identity.password_reset",
-                        actor=user.actor, at=at, body=str(settings.SMS_SIGNATURE)
-                        + "您的网上银行登录密码已在网上重置。如非本人操作，请立即致电本行客服。")
+        notify.notice_send(person=user.person, kind="security.password_reset", params={},
+                           actor=user.actor, at=at, sms_purpose="identity.password_reset",
+                           sms=str(settings.SMS_SIGNATURE) + "您的网上银行登录密码已在网上"
+                           "重置。如非本人操作，请立即致电本行客服。")
     return user
 
 
@@ -618,7 +641,9 @@ def self_register(*, person_id: int, login_name: str, password: str, ip: str | N
     audit.record(actor=user.actor, action="identity.banking.self_registered", ip=ip,
                  target=f"person:{person.pk}", occurred_at=at,
                  details={"login_name": login_name, "edition": Edition.PUBLIC})
-    notify.sms_send(phone=person.phone, purpose="identity.registered", actor=user.actor, at=at,
-                    body=str(settings.SMS_SIGNATURE) + f"您已自助注册网上银行大众版，登录名 "
-                    f"{login_name}。如非本人操作，请立即致电本行客服。")
+    notify.notice_send(person=person, kind="service.opened",
+                       params={"edition": Edition.PUBLIC}, actor=user.actor, at=at,
+                       sms_purpose="identity.registered",
+                       sms=str(settings.SMS_SIGNATURE) + f"您已自助注册网上银行大众版，登录名 "
+                       f"{login_name}。如非本人操作，请立即致电本行客服。")
     return user

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from wangyin.audit import services as audit
 from wangyin.identity.models import ChannelUser, CustomerSession, SessionEnd, UserStatus
+from wangyin.notify import services as notify
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,17 @@ def idle_timeout() -> timedelta:
 
 
 @transaction.atomic
-def session_start(*, user: ChannelUser, ip: str | None, device: str,
-                  at: datetime) -> CustomerSession:
-    """Start a session; any other live session of this customer ends as REPLACED."""
+def session_start(*, user: ChannelUser, ip: str | None, device: str, at: datetime,
+                  device_label: str = "") -> CustomerSession:
+    """Start a session; any other live session of this customer ends as REPLACED. Every
+    sign-in is told in the message centre (CS-05), named by ``device_label``."""
     sessions_end_all(user=user, reason=SessionEnd.REPLACED, at=at)
     session = CustomerSession.objects.create(sid=secrets.token_urlsafe(32), user=user, ip=ip,
                                              device=device, started_at=at, last_seen_at=at)
     audit.record(actor=user.actor, action="identity.session.started", ip=ip, device=device,
                  target=f"session:{session.pk}", occurred_at=at)
+    notify.notice_send(person=user.person, kind="security.login",
+                       params={"device": device_label or "—"}, at=at)
     return session
 
 

@@ -59,13 +59,8 @@ KINDS: dict[str, Kind] = {
     # Security (CS-05): sign-ins and changes to how the customer signs in and pays.
     "security.login": _kind(
         Category.SECURITY, _("Signed in"),
-        _("You signed in to internet banking on %(device)s. If this was not you, change "
-          "your password and call the bank."),
-        "device"),
-    "security.login_new_device": _kind(
-        Category.SECURITY, _("Signed in from a new device"),
-        _("You signed in to internet banking on a device not used before: %(device)s. If "
-          "this was not you, change your password and call the bank at once."),
+        _("You signed in to internet banking (%(device)s). If this was not you, change "
+          "your password and call the bank at once."),
         "device"),
     "security.locked": _kind(
         Category.SECURITY, _("Login locked"),
@@ -84,8 +79,9 @@ KINDS: dict[str, Kind] = {
         _("Your internet banking password was reset. If this was not you, call the bank at "
           "once.")),
     "security.device_bound": _kind(
-        Category.SECURITY, _("Device bound"),
-        _("A device was bound to your internet banking: %(device)s."), "device"),
+        Category.SECURITY, _("New device bound"),
+        _("A new device was bound to your internet banking: %(device)s. If this was not you, "
+          "call the bank at once."), "device"),
     "security.device_removed": _kind(
         Category.SECURITY, _("Device removed"),
         _("A device was removed from your internet banking: %(device)s."),
@@ -121,6 +117,7 @@ FACTORS = {
     "soft_certificate": _("Soft certificate"),
     "usb_key": _("USB-Key"),
     "token": _("Security token"),
+    "ocra_token": _("Challenge-response token"),
     "card": _("Password card"),
 }
 

@@ -3,6 +3,7 @@ delivered afterwards by a worker job."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,11 +47,11 @@ def sms_send(*, phone: str, body: str, purpose: str, actor: str, at: datetime) -
 
 @transaction.atomic(savepoint=False)  # nothing to undo on its own: callers roll back
 def notice_send(*, person, kind: str, params: dict[str, Any], at: datetime,
-                actor: str = "", sms: str = "", sms_purpose: str = "", phone: str = "",
-                ref: str = "") -> Notice:
+                actor: str = "", sms: str = "", sms_purpose: str = "",
+                phones: Sequence[str] = (), ref: str = "") -> Notice:
     """Tell ``person`` of a change in their in-app message centre and, given ``sms`` (the
     text; ``sms_purpose`` names it in the outbox, default the kind), by SMS to their phone
-    or to ``phone``; all in the caller's transaction: rolled back with it, never sent
+    or to ``phones``; all in the caller's transaction: rolled back with it, never sent
     without it (TX-09, CS-05).
 
     The notice is audited once, and only when it leaves the bank as an SMS; in-app notices
@@ -61,11 +62,12 @@ def notice_send(*, person, kind: str, params: dict[str, Any], at: datetime,
     notice = Notice.objects.create(person_id=person.pk, category=spec.category, kind=kind,
                                    params=params, ref=ref[:40], created_at=at)
     if sms:
-        number = phone or person.phone
-        message = _queue_sms(phone=number, body=sms, purpose=sms_purpose or kind, at=at)
+        numbers = list(dict.fromkeys(phones)) or [person.phone]
+        queued = [_queue_sms(phone=number, body=sms, purpose=sms_purpose or kind, at=at).pk
+                  for number in numbers]
         audit.record(actor=actor or f"customer:{person.pk}", action="notify.notice.sent",
                      target=f"notice:{notice.pk}", occurred_at=at,
-                     details={"kind": kind, "sms": message.pk, "phone": number})
+                     details={"kind": kind, "sms": queued, "phone": numbers})
     return notice
 
 

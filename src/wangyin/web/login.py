@@ -179,8 +179,9 @@ def _signed_in(request, user):
 
 
 def _start_session(request, user):
-    session = sessions.session_start(user=user, ip=client_ip(request),
-                                     device=request.device_id, at=clock.now())
+    session = sessions.session_start(
+        user=user, ip=client_ip(request), device=request.device_id, at=clock.now(),
+        device_label=devices.device_label(request.META.get("HTTP_USER_AGENT", "")))
     request.session["sid"] = session.sid
     return redirect("home")
 
