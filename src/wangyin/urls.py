@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
-from wangyin.web import banking, clearing, login, payees, payments, receipts, selfservice
+from wangyin.web import banking, clearing, inbox, login, payees, payments, receipts, selfservice
 from wangyin.web import views as web_views
 
 urlpatterns = [
@@ -51,6 +51,9 @@ urlpatterns = [
     path("transfers/<int:transfer_id>/receipt.pdf", receipts.transfer_receipt_pdf,
          name="transfer_receipt_pdf"),
     path("receipts/verify/", receipts.receipt_verify, name="receipt_verify"),
+    path("messages/", inbox.message_list, name="messages"),
+    path("messages/read/", inbox.messages_read_all, name="messages_read_all"),
+    path("messages/<int:notice_id>/", inbox.message_open, name="message"),
     path("security/", banking.security_centre, name="security"),
     path("security/confirm/", banking.security_confirm, name="security_confirm"),
     path("security/funds/close/", banking.funds_close, name="funds_close"),
