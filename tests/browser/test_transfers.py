@@ -43,6 +43,25 @@ def test_pay_another_customer_with_an_sms_code(page, live_server, enrolled, make
     _shot(page, "transfer-done")
     assert Transfer.objects.get().status == "DONE"
     assert Account.objects.get(pk=theirs.ledger_account_id).balance == 123_456
+
+    # The payment is in the message centre too: counted in the menu, newest first, read
+    # when opened, linked to the transfer.
+    unread = int(page.locator("#nav-messages .badge").inner_text())
+    page.click("#nav-messages")
+    page.wait_for_url("**/messages/")
+    newest = page.locator("#messages .inbox-item").first
+    assert "unread" in newest.get_attribute("class")
+    assert "转出提醒" in newest.inner_text() and "¥1,234.56" in newest.inner_text()
+    _shot(page, "messages")
+    newest.locator("a").click()
+    page.wait_for_url("**/messages/*/")
+    assert "可用余额¥3,765.44" in page.locator("#message-body").inner_text()
+    assert theirs.number not in page.content()
+    _shot(page, "message-open")
+    assert int(page.locator("#nav-messages .badge").inner_text()) == unread - 1
+    page.click("#message-transfer")
+    page.wait_for_url("**/transfers/*/")
+    assert page.locator("#transfer-result").inner_text() == "转账成功"
     assert page.console_problems == []
 
 
