@@ -1,6 +1,8 @@
 """A transfer in Chromium: the form, the confirmation with the key data and the SMS code
 from the sandbox inbox, the result (FP-03), with screenshots."""
 
+import re
+
 import pytest
 
 from tests.browser.test_login import _shot, enrolled, signed_in  # noqa: F401
@@ -103,4 +105,78 @@ def test_pay_another_bank_and_watch_it_settle(page, live_server, enrolled, fund,
     assert page.locator("#transfer-result").inner_text() == "转账成功"
     assert page.locator("#transfer-progress li").count() == 3
     _shot(page, "transfer-interbank-settled")
+    assert page.console_problems == []
+
+
+@pytest.mark.req("FP-03", "TX-10")
+def test_payee_book_and_a_mobile_number(page, live_server, enrolled, make_person,  # noqa: F811
+                                        fund, at):
+    from wangyin.authn import services as authn
+    from wangyin.identity import services as identity
+    from wangyin.payments import payees
+    from wangyin.payments.models import TransferKind
+
+    user = signed_in(page, live_server.url, enrolled)
+    mine = CustomerAccount.objects.get(person_id=user.person_id)
+    fund(mine.ledger_account, "5000.00")
+    other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四",
+                        phone="13900000001")
+    theirs = personal_account_open(person_id=other.pk, product="PERSONAL_I",
+                                   face_to_face=True, actor="staff:1", opened_at=at)
+
+    # Add 李四 to the payee book, confirmed with the SMS code.
+    page.goto(f"{live_server.url}/transfers/new/")
+    page.click("#payee-book-link")
+    page.wait_for_url("**/payees/")
+    page.click("#payee-add")
+    page.fill("#id_payee_name", "李四")
+    page.fill("#id_payee_account", theirs.number)
+    page.fill("#id_alias", "房东")
+    page.click("#payee-form button.primary")
+    page.wait_for_url("**/payees/confirm/")
+    page.fill("#code", sms_code("authn.payee.add"))
+    _shot(page, "payee-confirm")
+    page.click("#stepup-confirm")
+    page.wait_for_url("**/payees/")
+    assert "房东" in page.locator("#payee-table").inner_text()
+    _shot(page, "payee-book")
+    # Pay from the book: the form comes filled in.
+    page.click("#payee-table a.button")
+    page.wait_for_url(re.compile(r".*/transfers/new/\?payee=\d+$"))
+    assert page.locator("#id_payee_account").input_value() == theirs.number
+    page.fill("#id_amount", "10.00")
+    page.click("#transfer-form button.primary")
+    page.wait_for_url("**/transfers/confirm/")
+    page.fill("#code", sms_code("authn.transfer.same_bank"))
+    page.click("#transfer-confirm")
+    page.wait_for_url("**/transfers/*/")
+    assert page.locator("#transfer-result").inner_text() == "转账成功"
+
+    # 李四 receives by mobile number; the payer sees only his masked name.
+    lisi, _ = identity.internet_banking_open(
+        person_id=other.pk, login_name="lisi_0001", edition="PRO", risk_acknowledged=True,
+        staff="staff:teller1", reason="counter", at=at)
+    challenge = payees.mobile_register_start(user=lisi, account_id=theirs.pk, device_id="d",
+                                             at=at)
+    authn.challenge_verify(challenge_id=challenge.pk, person=lisi.person,
+                           purpose=payees.REGISTER, at=at,
+                           digest=payees.mobile_register_digest(lisi, theirs, "d"),
+                           codes={"SMS": sms_code("authn.mobile.register")})
+    payees.mobile_register(user=lisi, account_id=theirs.pk, challenge_id=challenge.pk,
+                           device_id="d", ip=None, at=at)
+    page.goto(f"{live_server.url}/transfers/new/")
+    assert "李四" in page.locator("#recent-payees").inner_text()
+    page.fill("#id_payee_mobile", "13900000001")
+    page.fill("#id_amount", "20.00")
+    page.click("#transfer-form button.primary")
+    page.wait_for_url("**/transfers/confirm/")
+    assert page.locator("#confirm-payee-name").inner_text() == "*四"
+    assert theirs.number not in page.content()
+    page.fill("#code", sms_code("authn.transfer.mobile"))
+    _shot(page, "transfer-mobile-confirm")
+    page.click("#transfer-confirm")
+    page.wait_for_url("**/transfers/*/")
+    assert page.locator("#transfer-result").inner_text() == "转账成功"
+    assert Transfer.objects.filter(kind=TransferKind.MOBILE).count() == 1
+    assert Account.objects.get(pk=theirs.ledger_account_id).balance == 3000
     assert page.console_problems == []
