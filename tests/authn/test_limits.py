@@ -163,3 +163,33 @@ def test_the_customer_chooses_the_device_and_the_policy_still_decides(user, toke
                                         device_id="dev-1", at=at)
     assert FactorPreference.objects.get(person=person).factor == "TOTP"
     assert AuditEvent.objects.filter(action="authn.factor.preferred").count() == 2
+
+
+@pytest.mark.req("TX-11")
+def test_one_read_gives_every_medium_and_the_own_limits(user, at, django_assert_num_queries):
+    person = user.person
+    with django_assert_num_queries(1):
+        fresh = limits.limit_set_of(person)
+    assert fresh.own is None
+    assert {m: fresh.caps_of(m) for m in Medium.values} == {
+        m: limits.Caps(*limits.DEFAULTS[m]) for m in Medium.values}
+    limits.medium_limit_set(medium=Medium.TOKEN, per_transaction_fen=500_000_00,
+                            per_day_fen=600_000_00, per_day_count=7, staff="staff:sec1",
+                            reason="r", at=at)
+    limits.own_limits_store(person=person, per_transaction_fen=1_000_00, per_day_fen=3_000_00,
+                            at=at)
+    changed = limits.limit_set_of(person)
+    assert changed.caps_of(Medium.TOKEN) == limits.Caps(500_000_00, 600_000_00, 7)
+    assert changed.caps_of(Medium.SMS) == limits.caps_of(Medium.SMS)
+    assert (changed.own.per_transaction_fen, changed.own.per_day_fen) == (1_000_00, 3_000_00)
+    # The checks decide the same with the set as with their own reads.
+    for amount in (1_000_00, 1_000_01):
+        outcomes = []
+        for limit_set in (None, changed):
+            try:
+                limits.limits_check(person=person, medium=Medium.TOKEN, amount_fen=amount,
+                                    paid_today_fen=0, paid_today_count=0, limit_set=limit_set)
+                outcomes.append("ok")
+            except OverLimit as exc:
+                outcomes.append(str(exc.message))
+        assert outcomes[0] == outcomes[1]

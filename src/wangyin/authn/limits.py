@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from wangyin.audit import services as audit
@@ -72,6 +72,34 @@ def caps_of(medium: str) -> Caps:
     return Caps(row.per_transaction_fen, row.per_day_fen, row.per_day_count)
 
 
+@dataclass(frozen=True)
+class LimitSet:
+    """Every medium's caps and one customer's own limits (``per_day_count`` 0: none), read
+    in one query, so all the checks of one payment see the same limits."""
+
+    caps: dict[str, Caps]
+    own: Caps | None
+
+    def caps_of(self, medium: str) -> Caps:
+        return self.caps[medium]
+
+
+_OWN = "OWN"  # not a medium: marks the customer's own row in limit_set_of's query
+
+
+def limit_set_of(person) -> LimitSet:
+    """The limits in force for ``person`` now (staff rows over the defaults)."""
+    fields = ("per_transaction_fen", "per_day_fen")
+    rows = MediumLimit.objects.values_list("medium", *fields, "per_day_count").union(
+        CustomerLimit.objects.filter(person=person).values_list(
+            models.Value(_OWN, output_field=models.CharField()), *fields,
+            models.Value(0, output_field=models.PositiveIntegerField())), all=True)
+    found = {name: Caps(*values) for name, *values in rows}
+    return LimitSet(caps={medium: found.get(medium) or Caps(*DEFAULTS[medium])
+                          for medium in DEFAULTS},
+                    own=found.get(_OWN))
+
+
 def medium_of(factors) -> str:
     """The medium a set of proven factors counts as (the strongest one)."""
     for factor, medium in ((Factor.USBKEY, Medium.USB_KEY), (Factor.SOFTCERT, Medium.SOFT_CERT),
@@ -86,7 +114,7 @@ def _yuan(fen: int) -> str:
     return format_money(Money(fen))
 
 
-def _held_devices(person, device_id: str) -> list[tuple[str, str]]:
+def _held_devices(person, device_id: str, limit_set: LimitSet) -> list[tuple[str, str]]:
     """(factor, medium) of the security devices the customer can use here: the one they
     chose in the security centre first, then the one with the lowest cap — a token
     (challenge-response first), this device's soft certificate, the USB-Key."""
@@ -96,14 +124,16 @@ def _held_devices(person, device_id: str) -> list[tuple[str, str]]:
                                               (Factor.USBKEY, Medium.USB_KEY)) if f in held]
     preferred = policy.preferred_factor_of(person)
     # The customer's chosen device first when it covers the amount; then by cap.
-    return sorted(devices, key=lambda d: (d[0] != preferred, caps_of(d[1]).per_transaction_fen))
+    return sorted(devices, key=lambda d: (d[0] != preferred,
+                                          limit_set.caps_of(d[1]).per_transaction_fen))
 
 
 def funds_factors(*, person, edition: str, operation: str, amount_fen: int,
-                  risk: str = "allow", device_id: str = "") -> tuple[str, ...]:
+                  risk: str = "allow", device_id: str = "",
+                  limit_set: LimitSet | None = None) -> tuple[str, ...]:
     """The factors to ask for (FA-09); raises ``EditionCannotPay`` or ``OverLimit``. Two
     factors always include the SMS code, so a certificate never confirms a payment alone
-    (TX-02)."""
+    (TX-02). ``limit_set``: the limits already read for this payment."""
     if operation not in FUNDS_OPERATIONS:
         raise ValueError(f"no factor policy for {operation!r}")
     if amount_fen <= 0:
@@ -112,31 +142,33 @@ def funds_factors(*, person, edition: str, operation: str, amount_fen: int,
         return ()
     if edition != "PRO":
         raise EditionCannotPay()
-    if risk != "step_up" and amount_fen <= caps_of(Medium.SMS).per_transaction_fen:
+    limit_set = limit_set or limit_set_of(person)
+    sms_cap = limit_set.caps_of(Medium.SMS).per_transaction_fen
+    if risk != "step_up" and amount_fen <= sms_cap:
         return (Factor.SMS,)
-    devices = _held_devices(person, device_id)
+    devices = _held_devices(person, device_id, limit_set)
     for factor, medium in devices:
-        if amount_fen <= caps_of(medium).per_transaction_fen:
+        if amount_fen <= limit_set.caps_of(medium).per_transaction_fen:
             return (Factor.SMS, factor)
     if devices:
-        top = max(caps_of(medium).per_transaction_fen for _factor, medium in devices)
+        top = max(limit_set.caps_of(medium).per_transaction_fen for _factor, medium in devices)
         raise OverLimit(_("%(amount)s is above the %(cap)s limit per payment for your "
                           "security devices. Split the payment over several days, or ask a "
                           "branch for a USB-Key.") % {"amount": _yuan(amount_fen),
                                                        "cap": _yuan(top)})
     raise OverLimit(_("%(amount)s is above the %(cap)s limit per payment confirmed by SMS. "
                       "For larger payments, get a security token at a branch counter.")
-                    % {"amount": _yuan(amount_fen),
-                       "cap": _yuan(caps_of(Medium.SMS).per_transaction_fen)})
+                    % {"amount": _yuan(amount_fen), "cap": _yuan(sms_cap)})
 
 
 def limits_check(*, person, medium: str, amount_fen: int, paid_today_fen: int,
-                 paid_today_count: int) -> None:
+                 paid_today_count: int, limit_set: LimitSet | None = None) -> None:
     """Refuse a payment over the medium's caps or the customer's own limits (TX-11), with
     a message naming the limit. ``paid_today_*`` are the customer's payments so far today
-    with this medium (the payments service counts them)."""
-    caps = caps_of(medium)
-    own = CustomerLimit.objects.filter(person=person).first()
+    with this medium (the payments service counts them); ``limit_set``: the limits already
+    read for this payment."""
+    limit_set = limit_set or limit_set_of(person)
+    caps, own = limit_set.caps_of(medium), limit_set.own
     checks = [
         (amount_fen > caps.per_transaction_fen,
          _("the bank's limit per payment for this security method"), caps.per_transaction_fen),

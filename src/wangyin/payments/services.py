@@ -160,6 +160,7 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
         raise NotYourAccount(extra={"account_id": instruction.debit_account_id})
     if debit.ledger_account.status != AccountStatus.ACTIVE:
         raise AccountCannotPay(extra={"account": debit.number})
+    debit.person = person  # the account was found by its owner: no second read for alerts
     payee = payees.resolve(person=person, account=instruction.payee_account,
                            name=instruction.payee_name, bank_code=instruction.payee_bank,
                            mobile=instruction.payee_mobile)
@@ -176,23 +177,25 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
         amount_fen=amount, counterparty=payee_account))
     if decision.action == risk.BLOCK:
         raise PaymentBlocked(extra={"reasons": list(decision.reasons)})
+    # The bank's and the customer's own limits, read once for all the checks below.
+    limit_set = limits.limit_set_of(person) if kind in TO_OTHERS else None
     factors = limits.funds_factors(person=person, edition=user.edition, operation=operation,
                                    amount_fen=amount, device_id=device_id,
                                    risk="step_up" if decision.action == risk.STEP_UP
-                                   else "allow")
+                                   else "allow", limit_set=limit_set)
     limits_text = []
     if kind in TO_OTHERS:
         medium = limits.medium_of(factors)
         paid, count = (0, 0) if schedule else _paid_today(at, person=person, medium=medium)
         limits.limits_check(person=person, medium=medium, amount_fen=amount,
-                            paid_today_fen=paid, paid_today_count=count)
-        caps = limits.caps_of(medium)
+                            paid_today_fen=paid, paid_today_count=count, limit_set=limit_set)
+        caps = limit_set.caps_of(medium)
         limits_text.append(_("Bank limit for this security method: %(once)s per payment, "
                              "%(day)s per day (%(left)s left today).")
                            % {"once": _yuan(caps.per_transaction_fen),
                               "day": _yuan(caps.per_day_fen),
                               "left": _yuan(max(0, caps.per_day_fen - paid))})
-        own = limits.own_limits_of(person)
+        own = limit_set.own
         if own is not None:
             limits_text.append(_("Your own limits: %(once)s per payment, %(day)s per day.")
                                % {"once": _yuan(own.per_transaction_fen),
