@@ -129,6 +129,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # filled by collectstatic; whitenoise wants it to exist
 
 # Sessions and cookies: strict by default (SE-01, SE-06).
+SESSION_ENGINE = "wangyin.web.session_store"  # the database store, updates in one statement
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"
 CSRF_COOKIE_SAMESITE = "Strict"

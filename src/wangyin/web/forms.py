@@ -1,5 +1,6 @@
 """Customer-site forms: server-side validation of everything a customer submits."""
 
+import functools
 from datetime import datetime, time, timedelta
 
 from django import forms
@@ -84,6 +85,10 @@ class OwnLimitsForm(forms.Form):
                                  max_digits=12, decimal_places=2)
 
 
+def _bank_choices(banks) -> list[tuple[str, str]]:
+    return [("", _("This bank (Wangyin Bank)"))] + [(b.code, b.name) for b in banks]
+
+
 class TransferForm(forms.Form):
     """A transfer as the customer types it; the payments service checks the rest."""
 
@@ -126,11 +131,14 @@ class TransferForm(forms.Form):
         return data
 
     def __init__(self, *args, accounts=(), banks=(), **kwargs):
+        """``banks``: the other banks, or a function that reads them — then only when the
+        list is shown or another bank was chosen (a payment within the bank never needs
+        the directory)."""
         super().__init__(*args, **kwargs)
         self.fields["debit_account"].choices = [
             (a.pk, f"{a.get_product_display()} {a.masked_number}") for a in accounts]
-        self.fields["payee_bank"].choices = [("", _("This bank (Wangyin Bank)"))] + [
-            (b.code, b.name) for b in banks]
+        self.fields["payee_bank"].choices = (functools.cache(lambda: _bank_choices(banks()))
+                                             if callable(banks) else _bank_choices(banks))
 
 
 class PayeeForm(forms.Form):

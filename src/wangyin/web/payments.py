@@ -69,7 +69,7 @@ def transfer_new(request):
     accounts = customer_selectors.accounts_of_person(person_id=user.person_id)
     initial = {"debit_account": request.GET.get("from", ""), **_payee_initial(request)}
     form = TransferForm(request.POST or None, accounts=accounts, initial=initial,
-                        banks=directory.banks_for_choice())
+                        banks=directory.banks_for_choice)
     error = request.session.pop("transfer_error", "")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
