@@ -14,9 +14,19 @@ pytestmark = pytest.mark.req("DT-05", "AD-04")
 
 @pytest.fixture(autouse=True)
 def own_var_dir(tmp_path, monkeypatch):
-    """The demo writes files (the password card's PDF, demo logins): not into ./var."""
+    """The demo writes files (the password card's PDF, demo logins): not into ./var. The
+    bank's CA and the receipt signer are read once per process: forget them on the way in
+    and out, so neither this test nor the next ones use keys of another var directory."""
+    from wangyin.authn import ca
+    from wangyin.receipts import signing
+
+    caches = (ca.authority, signing.signer)
+    for cached in caches:
+        cached.cache_clear()
     monkeypatch.setenv("WANGYIN_VAR_DIR", str(tmp_path))
-    return tmp_path
+    yield tmp_path
+    for cached in caches:
+        cached.cache_clear()
 
 
 @pytest.mark.django_db
