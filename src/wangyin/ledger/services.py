@@ -381,8 +381,10 @@ def hold_release(*, hold_id: int, actor: str, released_at: datetime) -> Hold:
 
 @transaction.atomic
 def hold_capture(*, hold_id: int, credit_account_id: int, idempotency_key: str, actor: str,
-                 captured_at: datetime, amount: Money | None = None, memo: str = "") -> Journal:
-    """Post a hold (fully, or partly with the rest released) to ``credit_account_id``."""
+                 captured_at: datetime, amount: Money | None = None, memo: str = "",
+                 party: Party | None = None) -> Journal:
+    """Post a hold (fully, or partly with the rest released) to ``credit_account_id``;
+    ``party``: the outside party, as for ``transfer``."""
     hold = locks.lock_hold(hold_id)
     account = Account.objects.get(pk=hold.account_id)
     amount = amount if amount is not None else Money(hold.amount, account.currency)
@@ -401,7 +403,7 @@ def hold_capture(*, hold_id: int, credit_account_id: int, idempotency_key: str, 
         raise InvalidAmount(extra={"reason": "capture must be positive and within the hold"})
     journal = _post(idempotency_key=idempotency_key, type=JournalType.HOLD_CAPTURE, lines=lines,
                     memo=memo, actor=actor, posted_at=captured_at,
-                    release={hold.account_id: hold.amount})
+                    release={hold.account_id: hold.amount}, party=party)
     if journal.replayed:  # the key belongs to another journal with the same content
         raise IdempotencyKeyReused(extra={"idempotency_key": idempotency_key})
     hold.status, hold.captured_amount = HoldStatus.CAPTURED, amount.fen

@@ -42,6 +42,11 @@ KINDS: dict[str, Kind] = {
         _("Your transfer of %(amount)s from the account ending %(tail)s to %(payee)s is "
           "being reviewed. The money is held meanwhile; we will tell you the outcome."),
         "tail", "amount_fen", "payee"),
+    "funds.declined": _kind(
+        Category.FUNDS, _("Transfer not made"),
+        _("After review, your transfer of %(amount)s to %(payee)s was not made. The held "
+          "money is available again in your account ending %(tail)s."),
+        "tail", "amount_fen", "payee"),
     "funds.credit": _kind(
         Category.FUNDS, _("Money received"),
         _("%(amount)s was paid into your account ending %(tail)s by %(payer)s."),

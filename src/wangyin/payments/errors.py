@@ -142,3 +142,10 @@ class MobileNotScheduled(PaymentError):
     code = "mobile_not_scheduled"
     message = _("Transfers to a mobile number are made now. For a scheduled transfer, enter "
                 "the payee's account number.")
+
+
+class TransferNotHeld(PaymentError):
+    """Staff decided a transfer that is not (or no longer) waiting for review."""
+
+    code = "transfer_not_held"
+    message = _("This transfer is not waiting for review.")

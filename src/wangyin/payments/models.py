@@ -201,6 +201,8 @@ class Step(models.TextChoices):
     RETURNED = "RETURNED", _("Returned by the payee's bank")
     REFUNDED = "REFUNDED", _("Money returned to your account")
     HELD = "HELD", _("Held for review")
+    RELEASED = "RELEASED", _("Released after review")
+    DECLINED = "DECLINED", _("Not paid after review: the held money is available again")
 
 
 class TransferEvent(models.Model):

@@ -1,0 +1,125 @@
+"""The outcome of a payment held for review (the risk hook's "review"): the money was
+reserved by a hold, nothing posted. Staff release it — the hold is posted to the payee, or
+to the clearing suspense with its message for another bank — or decline it — the hold is
+lifted and nothing is paid. The risk case work calls these; each outcome happens once
+(a repeat of the same outcome returns the transfer, the other outcome is refused), is
+audited under the staff member with the reason, and the customer is told (TX-09)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from wangyin.audit import services as audit
+from wangyin.core.masking import mask_name
+from wangyin.core.money import Money, format_money
+from wangyin.ledger import services as ledger
+from wangyin.ledger.models import Account
+from wangyin.notify import services as notify
+from wangyin.payments import settlement
+from wangyin.payments.errors import TransferNotHeld
+from wangyin.payments.models import Step, Transfer, TransferEvent, TransferKind, TransferStatus
+
+RELEASED_TO = {TransferKind.INTERBANK: TransferStatus.PROCESSING}
+
+
+def _held(transfer_id: int, step: str) -> Transfer | None:
+    """The transfer locked; None when this outcome (``step``) was already recorded."""
+    transfer = (Transfer.objects.select_for_update(of=("self",))
+                .select_related("debit_account__person", "credit_account__person",
+                                "payee_bank")
+                .filter(pk=transfer_id).first())
+    if transfer is None:
+        raise TransferNotHeld(extra={"transfer": transfer_id})
+    if transfer.status != TransferStatus.HELD:
+        if transfer.events.filter(step=step).exists():
+            return None
+        raise TransferNotHeld(extra={"transfer": transfer_id, "status": transfer.status})
+    return transfer
+
+
+@transaction.atomic
+def held_release(*, transfer_id: int, staff: str, reason: str, at: datetime) -> Transfer:
+    """Pay a held transfer: its hold is posted to the payee's account here, or to the
+    clearing suspense account with the clearing message for another bank."""
+    transfer = _held(transfer_id, Step.RELEASED)
+    if transfer is None:
+        return Transfer.objects.get(pk=transfer_id)
+    debit = transfer.debit_account
+    interbank = transfer.kind == TransferKind.INTERBANK
+    transfer.journal = ledger.hold_capture(
+        hold_id=transfer.hold_id, idempotency_key=f"transfer:{transfer.pk}:release",
+        credit_account_id=(settlement.clearing_accounts().suspense if interbank
+                           else transfer.credit_account.ledger_account_id),
+        actor=staff, captured_at=at, memo=transfer.memo,
+        party=ledger.Party(transfer.payee_name, transfer.payee_account,
+                           transfer.payee_bank.code) if interbank else None)
+    transfer.status = RELEASED_TO.get(transfer.kind, TransferStatus.RELEASED)
+    transfer.save(update_fields=["journal", "status"])
+    TransferEvent.objects.create(transfer=transfer, step=Step.RELEASED, at=at)
+    if interbank:
+        TransferEvent.objects.create(transfer=transfer, step=Step.SUBMITTED, at=at,
+                                     detail=transfer.channel)
+        settlement.queue_payment(transfer, debit, at)
+    audit.record(actor=staff, action="payments.held.released", target=f"transfer:{transfer.pk}",
+                 occurred_at=at, details={"reason": reason[:200],
+                                          "amount_fen": transfer.amount_fen})
+    _tell(transfer, staff, at, released=True)
+    return transfer
+
+
+@transaction.atomic
+def held_decline(*, transfer_id: int, staff: str, reason: str, at: datetime) -> Transfer:
+    """Do not pay a held transfer: the hold is lifted, the money is available again."""
+    transfer = _held(transfer_id, Step.DECLINED)
+    if transfer is None:
+        return Transfer.objects.get(pk=transfer_id)
+    ledger.hold_release(hold_id=transfer.hold_id, actor=staff, released_at=at)
+    transfer.status = TransferStatus.REJECTED
+    transfer.save(update_fields=["status"])
+    TransferEvent.objects.create(transfer=transfer, step=Step.DECLINED, at=at)
+    audit.record(actor=staff, action="payments.held.declined", target=f"transfer:{transfer.pk}",
+                 occurred_at=at, details={"reason": reason[:200],
+                                          "amount_fen": transfer.amount_fen})
+    _tell(transfer, staff, at, released=False)
+    return transfer
+
+
+def _tell(transfer: Transfer, staff: str, at: datetime, *, released: bool) -> None:
+    debit = transfer.debit_account
+    payer, tail = debit.person, debit.number[-4:]
+    amount = format_money(Money(transfer.amount_fen))
+    local = timezone.localtime(at).strftime("%m月%d日%H:%M")
+    payee = (f"{transfer.payee_bank.bank_name}{mask_name(transfer.payee_name)}"
+             if transfer.payee_bank_id else mask_name(transfer.payee_name))
+    ref = f"transfer:{transfer.pk}"
+    if not released:
+        notify.notice_send(
+            person=payer, kind="funds.declined", actor=staff, at=at, ref=ref,
+            sms_purpose="payments.declined",
+            params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": payee},
+            sms=f"{settings.SMS_SIGNATURE}经审核，您尾号{tail}的账户转给{payee}的"
+                f"{amount}未予支付，冻结资金已于{local}解冻。如有疑问请致电本行。")
+        return
+    after = Account.objects.get(pk=debit.ledger_account_id)
+    available = after.balance - after.held
+    notify.notice_send(
+        person=payer, kind="funds.debit", actor=staff, at=at, ref=ref,
+        sms_purpose="payments.debit",
+        params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": payee,
+                "available_fen": available},
+        sms=f"{settings.SMS_SIGNATURE}经审核，您尾号{tail}的账户{local}转出{amount}，"
+            f"收款人{payee}，可用余额{format_money(Money(available))}。如非本人操作请致电本行。")
+    receiver = transfer.credit_account.person if transfer.credit_account_id else None
+    if receiver is not None and receiver.pk != payer.pk:
+        their_tail = transfer.credit_account.number[-4:]
+        notify.notice_send(
+            person=receiver, kind="funds.credit", actor=staff, at=at,
+            sms_purpose="payments.credit",
+            params={"tail": their_tail, "amount_fen": transfer.amount_fen,
+                    "payer": mask_name(payer.name)},
+            sms=f"{settings.SMS_SIGNATURE}您尾号{their_tail}的账户{local}转入{amount}，"
+                f"付款人{mask_name(payer.name)}。")
