@@ -111,9 +111,7 @@ def test_pay_another_bank_and_watch_it_settle(page, live_server, enrolled, fund,
 @pytest.mark.req("FP-03", "TX-10")
 def test_payee_book_and_a_mobile_number(page, live_server, enrolled, make_person,  # noqa: F811
                                         fund, at):
-    from wangyin.authn import services as authn
-    from wangyin.identity import services as identity
-    from wangyin.payments import payees
+    from tests.payments.conftest import banking_for, receive_by_mobile
     from wangyin.payments.models import TransferKind
 
     user = signed_in(page, live_server.url, enrolled)
@@ -153,17 +151,7 @@ def test_payee_book_and_a_mobile_number(page, live_server, enrolled, make_person
     assert page.locator("#transfer-result").inner_text() == "转账成功"
 
     # 李四 receives by mobile number; the payer sees only his masked name.
-    lisi, _ = identity.internet_banking_open(
-        person_id=other.pk, login_name="lisi_0001", edition="PRO", risk_acknowledged=True,
-        staff="staff:teller1", reason="counter", at=at)
-    challenge = payees.mobile_register_start(user=lisi, account_id=theirs.pk, device_id="d",
-                                             at=at)
-    authn.challenge_verify(challenge_id=challenge.pk, person=lisi.person,
-                           purpose=payees.REGISTER, at=at,
-                           digest=payees.mobile_register_digest(lisi, theirs, "d"),
-                           codes={"SMS": sms_code("authn.mobile.register")})
-    payees.mobile_register(user=lisi, account_id=theirs.pk, challenge_id=challenge.pk,
-                           device_id="d", ip=None, at=at)
+    receive_by_mobile(banking_for(theirs, at), theirs, at)
     page.goto(f"{live_server.url}/transfers/new/")
     assert "李四" in page.locator("#recent-payees").inner_text()
     page.fill("#id_payee_mobile", "13900000001")

@@ -54,3 +54,28 @@ def pay(user, order, at, *, key="idem-1", device="dev-1"):
     return payments.transfer_execute(user=user, instruction=order, nonce=quote.key.nonce,
                                      challenge_id=challenge.pk if challenge else None,
                                      idempotency_key=key, device_id=device, ip=None, at=at)
+
+
+def receive_by_mobile(user, account, at, *, device="dev-9"):
+    """``user`` registers their reserved number to ``account`` with the SMS code."""
+    from wangyin.payments import payees
+
+    challenge = payees.mobile_register_start(user=user, account_id=account.pk,
+                                             device_id=device, at=at)
+    body = SmsMessage.objects.filter(purpose=f"authn.{payees.REGISTER}").latest("id").body
+    authn.challenge_verify(challenge_id=challenge.pk, person=user.person,
+                           purpose=payees.REGISTER, at=at,
+                           digest=payees.mobile_register_digest(user, account, device),
+                           codes={"SMS": re.search(r"验证码 (\d{6})", body).group(1)})
+    return payees.mobile_register(user=user, account_id=account.pk, challenge_id=challenge.pk,
+                                  device_id=device, ip=None, at=at)
+
+
+def banking_for(account, at, login_name="lisi_0001"):
+    """Internet banking (professional edition) for the holder of ``account``."""
+    from wangyin.identity import services as identity
+
+    user, _initial = identity.internet_banking_open(
+        person_id=account.person_id, login_name=login_name, edition="PRO",
+        risk_acknowledged=True, staff="staff:teller1", reason="counter", at=at)
+    return user

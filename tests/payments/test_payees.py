@@ -5,12 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.payments.conftest import instruction, pay
+from tests.payments.conftest import banking_for, instruction, pay, receive_by_mobile
 from wangyin.audit.models import AuditEvent
 from wangyin.authn import services as authn
 from wangyin.authn.errors import DigestMismatch, NotAuthorised
 from wangyin.core.money import Money
-from wangyin.identity import services as identity
 from wangyin.ledger.models import Account
 from wangyin.notify.models import SmsMessage
 from wangyin.payments import directory, payees
@@ -62,19 +61,11 @@ def _add(user, at, *, account, name, bank="", alias="", verify=True, add_name=No
 @pytest.fixture
 def payee_user(payee, at):
     """李四 with internet banking, so he can register his number for receiving."""
-    user, _ = identity.internet_banking_open(
-        person_id=payee.person_id, login_name="lisi_0001", edition="PRO",
-        risk_acknowledged=True, staff="staff:teller1", reason="counter", at=at)
-    return user
+    return banking_for(payee, at)
 
 
 def _register(user, account, at):
-    challenge = payees.mobile_register_start(user=user, account_id=account.pk,
-                                             device_id="dev-9", at=at)
-    _verify(user.person, challenge, payees.REGISTER,
-            payees.mobile_register_digest(user, account, "dev-9"), at)
-    return payees.mobile_register(user=user, account_id=account.pk, challenge_id=challenge.pk,
-                                  device_id="dev-9", ip=None, at=at)
+    return receive_by_mobile(user, account, at)
 
 
 @pytest.mark.req("FP-03", "TX-01", "TX-10")
@@ -244,9 +235,7 @@ def test_one_number_registers_for_one_customer(payer, payee, payee_user, make_pe
                        phone="13900000001")
     twin_account = personal_account_open(person_id=twin.pk, product="PERSONAL_I",
                                          face_to_face=True, actor="staff:1", opened_at=at)
-    twin_user, _ = identity.internet_banking_open(
-        person_id=twin.pk, login_name="lisimei_01", edition="PRO", risk_acknowledged=True,
-        staff="staff:teller1", reason="counter", at=at)
+    twin_user = banking_for(twin_account, at, login_name="lisimei_01")
     with pytest.raises(MobileTaken):
         payees.mobile_register_start(user=twin_user, account_id=twin_account.pk,
                                      device_id="d", at=at)

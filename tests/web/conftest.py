@@ -80,3 +80,18 @@ def ready_customer(customer, client):
     change_password(client, initial, PASSWORD)
     client.post("/logout/")
     return user
+
+
+@pytest.fixture
+def accounts(ready_customer, make_person, fund, at):
+    """The ready customer's Class I account with ¥5,000.00, and 李四's Class I account."""
+    from wangyin.customers.services import personal_account_open
+
+    mine = personal_account_open(person_id=ready_customer.person_id, product="PERSONAL_I",
+                                 face_to_face=True, actor="staff:1", opened_at=at)
+    fund(mine.ledger_account, "5000.00")
+    other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四",
+                        phone="13900000001")
+    theirs = personal_account_open(person_id=other.pk, product="PERSONAL_I",
+                                   face_to_face=True, actor="staff:1", opened_at=at)
+    return mine, theirs

@@ -2,25 +2,13 @@
 
 import pytest
 
+from tests.payments.conftest import banking_for, receive_by_mobile
 from tests.web.conftest import sms_code
-from wangyin.customers.services import personal_account_open
 from wangyin.payments.models import MobileReceiving, Payee, Transfer, TransferKind
 
 from .conftest import PASSWORD, sign_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def accounts(ready_customer, make_person, fund, at):
-    mine = personal_account_open(person_id=ready_customer.person_id, product="PERSONAL_I",
-                                 face_to_face=True, actor="staff:1", opened_at=at)
-    fund(mine.ledger_account, "5000.00")
-    other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四",
-                        phone="13900000001")
-    theirs = personal_account_open(person_id=other.pk, product="PERSONAL_I",
-                                   face_to_face=True, actor="staff:1", opened_at=at)
-    return mine, theirs
 
 
 @pytest.mark.req("FP-03", "TX-10")
@@ -81,22 +69,8 @@ def test_register_my_number_for_receiving(client, ready_customer, accounts):
 
 @pytest.mark.req("FP-03", "TX-03")
 def test_pay_a_mobile_number_seeing_the_masked_name(client, ready_customer, accounts, at):
-    from wangyin.authn import services as authn
-    from wangyin.identity import services as identity
-    from wangyin.payments import payees
-
     mine, theirs = accounts
-    lisi, _ = identity.internet_banking_open(
-        person_id=theirs.person_id, login_name="lisi_0001", edition="PRO",
-        risk_acknowledged=True, staff="staff:teller1", reason="counter", at=at)
-    challenge = payees.mobile_register_start(user=lisi, account_id=theirs.pk, device_id="d",
-                                             at=at)
-    authn.challenge_verify(challenge_id=challenge.pk, person=lisi.person,
-                           purpose=payees.REGISTER, at=at,
-                           digest=payees.mobile_register_digest(lisi, theirs, "d"),
-                           codes={"SMS": sms_code("authn.mobile.register")})
-    payees.mobile_register(user=lisi, account_id=theirs.pk, challenge_id=challenge.pk,
-                           device_id="d", ip=None, at=at)
+    receive_by_mobile(banking_for(theirs, at), theirs, at)
     sign_in(client, "zhangwei_01", PASSWORD)
     both = client.post("/transfers/new/", {"debit_account": mine.pk,
                                            "payee_account": theirs.number,

@@ -14,18 +14,6 @@ from .conftest import PASSWORD, sign_in
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def accounts(ready_customer, make_person, fund, at):
-    mine = personal_account_open(person_id=ready_customer.person_id, product="PERSONAL_I",
-                                 face_to_face=True, actor="staff:1", opened_at=at)
-    fund(mine.ledger_account, "5000.00")
-    other = make_person(id_type="PASSPORT", id_number="E12345678", name="李四",
-                        phone="13900000001")
-    theirs = personal_account_open(person_id=other.pk, product="PERSONAL_I",
-                                   face_to_face=True, actor="staff:1", opened_at=at)
-    return mine, theirs
-
-
 def _form(client, mine, theirs, **overrides):
     return client.post("/transfers/new/", {
         "debit_account": mine.pk, "payee_account": theirs.number, "payee_name": "李四",

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from wangyin.audit import services as audit
-from wangyin.core.masking import mask_name
-from wangyin.core.money import Money, format_money
 from wangyin.ledger import services as ledger
-from wangyin.ledger.models import Account
-from wangyin.notify import services as notify
-from wangyin.payments import settlement
+from wangyin.payments import alerts, settlement
 from wangyin.payments.errors import TransferNotHeld
 from wangyin.payments.models import Step, Transfer, TransferEvent, TransferKind, TransferStatus
 
@@ -67,7 +61,8 @@ def held_release(*, transfer_id: int, staff: str, reason: str, at: datetime) -> 
     audit.record(actor=staff, action="payments.held.released", target=f"transfer:{transfer.pk}",
                  occurred_at=at, details={"reason": reason[:200],
                                           "amount_fen": transfer.amount_fen})
-    _tell(transfer, staff, at, released=True)
+    alerts.debited(transfer, actor=staff, at=at, reviewed=True)
+    alerts.credited(transfer, actor=staff, at=at)
     return transfer
 
 
@@ -84,42 +79,5 @@ def held_decline(*, transfer_id: int, staff: str, reason: str, at: datetime) -> 
     audit.record(actor=staff, action="payments.held.declined", target=f"transfer:{transfer.pk}",
                  occurred_at=at, details={"reason": reason[:200],
                                           "amount_fen": transfer.amount_fen})
-    _tell(transfer, staff, at, released=False)
+    alerts.declined(transfer, actor=staff, at=at)
     return transfer
-
-
-def _tell(transfer: Transfer, staff: str, at: datetime, *, released: bool) -> None:
-    debit = transfer.debit_account
-    payer, tail = debit.person, debit.number[-4:]
-    amount = format_money(Money(transfer.amount_fen))
-    local = timezone.localtime(at).strftime("%m月%d日%H:%M")
-    payee = (f"{transfer.payee_bank.bank_name}{mask_name(transfer.payee_name)}"
-             if transfer.payee_bank_id else mask_name(transfer.payee_name))
-    ref = f"transfer:{transfer.pk}"
-    if not released:
-        notify.notice_send(
-            person=payer, kind="funds.declined", actor=staff, at=at, ref=ref,
-            sms_purpose="payments.declined",
-            params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": payee},
-            sms=f"{settings.SMS_SIGNATURE}经审核，您尾号{tail}的账户转给{payee}的"
-                f"{amount}未予支付，冻结资金已于{local}解冻。如有疑问请致电本行。")
-        return
-    after = Account.objects.get(pk=debit.ledger_account_id)
-    available = after.balance - after.held
-    notify.notice_send(
-        person=payer, kind="funds.debit", actor=staff, at=at, ref=ref,
-        sms_purpose="payments.debit",
-        params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": payee,
-                "available_fen": available},
-        sms=f"{settings.SMS_SIGNATURE}经审核，您尾号{tail}的账户{local}转出{amount}，"
-            f"收款人{payee}，可用余额{format_money(Money(available))}。如非本人操作请致电本行。")
-    receiver = transfer.credit_account.person if transfer.credit_account_id else None
-    if receiver is not None and receiver.pk != payer.pk:
-        their_tail = transfer.credit_account.number[-4:]
-        notify.notice_send(
-            person=receiver, kind="funds.credit", actor=staff, at=at,
-            sms_purpose="payments.credit",
-            params={"tail": their_tail, "amount_fen": transfer.amount_fen,
-                    "payer": mask_name(payer.name)},
-            sms=f"{settings.SMS_SIGNATURE}您尾号{their_tail}的账户{local}转入{amount}，"
-                f"付款人{mask_name(payer.name)}。")

@@ -40,7 +40,7 @@ from wangyin.authn import limits
 from wangyin.authn import services as authn
 from wangyin.authn.errors import DigestMismatch, NotAuthorised
 from wangyin.authn.keydata import KeyData, new_nonce
-from wangyin.core.masking import mask_account, mask_name
+from wangyin.core.masking import mask_account
 from wangyin.core.money import Money, format_money
 from wangyin.customers import selectors as customers
 from wangyin.customers.models import CustomerAccount, Product
@@ -48,9 +48,8 @@ from wangyin.customers.validation import normalise_identifier
 from wangyin.identity.models import ChannelUser
 from wangyin.ledger import services as ledger
 from wangyin.ledger.errors import InvalidAmount
-from wangyin.ledger.models import Account, AccountStatus
-from wangyin.notify import services as notify
-from wangyin.payments import clearing, directory, payees, settlement
+from wangyin.ledger.models import AccountStatus
+from wangyin.payments import alerts, clearing, directory, payees, settlement
 from wangyin.payments.errors import (
     AccountCannotPay,
     AccountClassLimit,
@@ -345,41 +344,12 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
 
 
 def _alerts(transfer: Transfer, quote: Quote, at: datetime) -> None:
-    """Tell payer and payee in the payment's transaction: an in-app notice and an SMS each
-    (the outbox delivers it, TX-09). Both are audited under the payer's actor, whose chain
-    the transfer's own audit row already holds: no bank-wide chain to queue on."""
-    local = timezone.localtime(at).strftime("%m月%d日%H:%M")
-    amount = _yuan(transfer.amount_fen)
-    payer = quote.debit.person
-    actor = f"customer:{payer.pk}"
-    ref = f"transfer:{transfer.pk}"
-    tail = quote.debit.number[-4:]
-    to = (f"{quote.bank.bank_name}{mask_name(transfer.payee_name)}"
-          if quote.bank else mask_name(transfer.payee_name))
+    """Tell payer and payee in the payment's transaction (``payments.alerts``), under the
+    payer's actor, whose audit chain the transfer's own audit row already holds."""
+    actor = f"customer:{quote.debit.person_id}"
     if transfer.status == TransferStatus.HELD:
-        notify.notice_send(
-            person=payer, kind="funds.held", actor=actor, at=at, ref=ref,
-            sms_purpose="payments.debit",
-            params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": to},
-            sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{local}"
-                f"转账{amount}正在审核，资金暂时冻结，审核后通知您。如非本人操作请致电本行。")
-    else:
-        debit_after = Account.objects.get(pk=quote.debit.ledger_account_id)
-        available = debit_after.balance - debit_after.held
-        notify.notice_send(
-            person=payer, kind="funds.debit", actor=actor, at=at, ref=ref,
-            sms_purpose="payments.debit",
-            params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": to,
-                    "available_fen": available},
-            sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{local}"
-                f"转出{amount}，收款人{to}，可用余额{_yuan(available)}。如非本人操作请致电本行。")
-    payee = quote.credit.person if quote.credit else None
-    if transfer.status == TransferStatus.DONE and payee is not None and payee.pk != payer.pk:
-        payee_tail = quote.credit.number[-4:]
-        notify.notice_send(
-            person=payee, kind="funds.credit", actor=actor, at=at,
-            sms_purpose="payments.credit",
-            params={"tail": payee_tail, "amount_fen": transfer.amount_fen,
-                    "payer": mask_name(payer.name)},
-            sms=f"{settings.SMS_SIGNATURE}您尾号{payee_tail}的账户{local}转入{amount}，"
-                f"付款人{mask_name(payer.name)}。")
+        alerts.held(transfer, actor=actor, at=at)
+        return
+    alerts.debited(transfer, actor=actor, at=at)
+    if transfer.status == TransferStatus.DONE:
+        alerts.credited(transfer, actor=actor, at=at)

@@ -1,0 +1,85 @@
+"""What payer and payee are told when their money moves (TX-09): an in-app notice and an
+SMS each, written in the business transaction (the outbox delivers them). Audited under
+the actor of the change — the payer for their own payment, the staff member who released
+or declined a held one — never a bank-wide actor whose audit chain every payment would
+queue on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from wangyin.core.masking import mask_name
+from wangyin.core.money import Money, format_money
+from wangyin.ledger.models import Account
+from wangyin.notify import services as notify
+from wangyin.payments.models import Transfer
+
+
+def payee_text(transfer: Transfer) -> str:
+    """The payee as a message names it: masked, with the bank for another bank's account."""
+    name = mask_name(transfer.payee_name)
+    return f"{transfer.payee_bank.bank_name}{name}" if transfer.payee_bank_id else name
+
+
+def _when(at: datetime) -> str:
+    return timezone.localtime(at).strftime("%m月%d日%H:%M")
+
+
+def _yuan(fen: int) -> str:
+    return format_money(Money(fen))
+
+
+def debited(transfer: Transfer, *, actor: str, at: datetime, reviewed: bool = False) -> None:
+    debit = transfer.debit_account
+    tail, to = debit.number[-4:], payee_text(transfer)
+    after = Account.objects.get(pk=debit.ledger_account_id)
+    available = after.balance - after.held
+    notify.notice_send(
+        person=debit.person, kind="funds.debit", actor=actor, at=at,
+        ref=f"transfer:{transfer.pk}", sms_purpose="payments.debit",
+        params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": to,
+                "available_fen": available},
+        sms=f"{settings.SMS_SIGNATURE}{'经审核，' if reviewed else ''}您尾号{tail}的账户"
+            f"{_when(at)}转出{_yuan(transfer.amount_fen)}，收款人{to}，可用余额"
+            f"{_yuan(available)}。如非本人操作请致电本行。")
+
+
+def held(transfer: Transfer, *, actor: str, at: datetime) -> None:
+    tail = transfer.debit_account.number[-4:]
+    notify.notice_send(
+        person=transfer.debit_account.person, kind="funds.held", actor=actor, at=at,
+        ref=f"transfer:{transfer.pk}", sms_purpose="payments.debit",
+        params={"tail": tail, "amount_fen": transfer.amount_fen,
+                "payee": payee_text(transfer)},
+        sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{_when(at)}转账"
+            f"{_yuan(transfer.amount_fen)}正在审核，资金暂时冻结，审核后通知您。"
+            "如非本人操作请致电本行。")
+
+
+def declined(transfer: Transfer, *, actor: str, at: datetime) -> None:
+    tail, to = transfer.debit_account.number[-4:], payee_text(transfer)
+    notify.notice_send(
+        person=transfer.debit_account.person, kind="funds.declined", actor=actor, at=at,
+        ref=f"transfer:{transfer.pk}", sms_purpose="payments.declined",
+        params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": to},
+        sms=f"{settings.SMS_SIGNATURE}经审核，您尾号{tail}的账户转给{to}的"
+            f"{_yuan(transfer.amount_fen)}未予支付，冻结资金已于{_when(at)}解冻。"
+            "如有疑问请致电本行。")
+
+
+def credited(transfer: Transfer, *, actor: str, at: datetime) -> None:
+    """The payee of a payment within this bank (not the payer's own account)."""
+    credit, payer = transfer.credit_account, transfer.debit_account.person
+    if credit is None or credit.person_id is None or credit.person_id == payer.pk:
+        return
+    tail = credit.number[-4:]
+    notify.notice_send(
+        person=credit.person, kind="funds.credit", actor=actor, at=at,
+        sms_purpose="payments.credit",
+        params={"tail": tail, "amount_fen": transfer.amount_fen,
+                "payer": mask_name(payer.name)},
+        sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{_when(at)}转入"
+            f"{_yuan(transfer.amount_fen)}，付款人{mask_name(payer.name)}。")
