@@ -97,23 +97,66 @@ def _prune_dead_handles(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
-def embedded_target(pgdata: Path, max_connections: int) -> Target:
-    """Start (or attach to) the bench cluster; it stops when this process exits."""
+def embedded_target(pgdata: Path, max_connections: int, *,
+                    statements: bool = False) -> Target:
+    """Start (or attach to) the bench cluster; it stops when this process exits.
+    ``statements``: load pg_stat_statements (to count statements), else make sure it is not
+    loaded (it costs a little on every statement); either change needs a restart."""
     os.environ["WANGYIN_PGDATA"] = str(pgdata)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     _prune_dead_handles(pgdata)
     from wangyin.core import embedded_db
 
     pg = embedded_db.server()
+    restart = []
     with psycopg.connect(embedded_db.superuser_dsn("postgres"), autocommit=True) as conn:
         current = int(conn.execute("SHOW max_connections").fetchone()[0])
         if current < max_connections:
             conn.execute(f"ALTER SYSTEM SET max_connections = {int(max_connections)}")
-    if current < max_connections:
-        print(f"[server] max_connections {current} -> {max_connections}: restarting {pgdata}")
+            restart.append(f"max_connections {current} -> {max_connections}")
+        preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        if statements and STATEMENTS not in preload:
+            libraries = f"{preload},{STATEMENTS}" if preload.strip() else STATEMENTS
+            conn.execute(f"ALTER SYSTEM SET shared_preload_libraries = '{libraries}'")
+            restart.append(f"loading {STATEMENTS}")
+        elif not statements and preload.strip() == STATEMENTS:  # the bench loaded it
+            conn.execute("ALTER SYSTEM RESET shared_preload_libraries")
+            restart.append(f"unloading {STATEMENTS}")
+    if restart:
+        print(f"[server] {', '.join(restart)}: restarting {pgdata}")
         _restart(pg)
     return Target(host=embedded_db.socket_dir(), port=None, user=embedded_db.APP_ROLE,
                   password="", admin_user="postgres", embedded=True)
+
+
+STATEMENTS = "pg_stat_statements"
+
+
+def statements_ready(target: Target, dbname: str) -> bool:
+    """Whether statements can be counted in ``dbname`` (creates the extension there)."""
+    try:
+        with target.connect(dbname, admin=True) as conn:
+            if STATEMENTS not in conn.execute("SHOW shared_preload_libraries").fetchone()[0]:
+                return False
+            conn.execute(f"CREATE EXTENSION IF NOT EXISTS {STATEMENTS}")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def statements_reset(target: Target, dbname: str) -> None:
+    with target.connect(dbname, admin=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+
+
+def statements_read(target: Target, dbname: str) -> list[tuple[int, str]]:
+    """(calls, statement) of what clients ran in ``dbname`` since the reset, most first
+    (not the statements that triggers and foreign-key checks run inside them)."""
+    with target.connect(dbname, admin=True) as conn:
+        return conn.execute(
+            "SELECT calls, query FROM pg_stat_statements WHERE toplevel "
+            "AND dbid = (SELECT oid FROM pg_database WHERE datname = %s) ORDER BY calls DESC",
+            [dbname]).fetchall()
 
 
 def _restart(pg: object) -> None:

@@ -41,10 +41,9 @@ import bench_ledger  # noqa: E402
 import bench_pgbench  # noqa: E402
 import bench_probe  # noqa: E402
 import bench_server  # noqa: E402
-
-
-def _int_list(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x.strip()]
+from bench_common import int_list as _int_list  # noqa: E402
+from bench_common import log as _log  # noqa: E402
+from bench_common import median, open_server, run_pgbench_phase  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -102,10 +101,6 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
         return None
     rank = max(0, min(len(sorted_values) - 1, round(q / 100 * len(sorted_values)) - 1))
     return round(sorted_values[rank], 2)
-
-
-def _log(msg: str) -> None:
-    print(msg, flush=True)
 
 
 # --- one ledger phase ---------------------------------------------------------------------
@@ -181,18 +176,6 @@ def run_ledger_phase(spec: bench_ledger.Spec, workers: int, procs: int, duration
     }
 
 
-def run_pgbench_phase(target: bench_server.Target, dbname: str, clients: int, threads: int,
-                      duration: float, cpu: bench_probe.ServerCpu) -> dict:
-    sampler = bench_probe.ActivitySampler(target.conninfo("postgres"), dbname)
-    cpu.start()
-    with sampler:
-        result = bench_pgbench.run(target, dbname, clients, threads, duration)
-    bench_probe.wait_for_backends_gone(lambda: target.connect("postgres"), dbname)
-    result["server_cpu_s"] = cpu.stop()
-    result["activity"] = sampler.profile()
-    return result
-
-
 # --- reporting ----------------------------------------------------------------------------
 
 
@@ -221,8 +204,7 @@ def _describe(kind: str, r: dict) -> str:
 
 
 def _median(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 2) if values else None
+    return median(values, 2)
 
 
 def summarise(runs: list[dict], args: argparse.Namespace) -> list[dict]:
@@ -280,19 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangyin.settings")
     os.environ.setdefault("WANGYIN_LOG_LEVEL", "WARNING")
 
-    user_url = os.environ.get("DATABASE_URL")
-    if user_url:
-        target = bench_server.target_from_url(user_url)
-        _log(f"[server] DATABASE_URL given: using {target.host} as {target.user}")
-    else:
-        target = bench_server.embedded_target(args.pgdata.resolve(), args.max_connections)
-        _log(f"[server] embedded cluster {args.pgdata} (socket {target.host})")
-    settings = bench_server.server_settings(target)
-    _log("[server] " + ", ".join(f"{k}={v}" for k, v in settings.items()))
-    need = max(args.workers) + 5
-    if int(settings.get("max_connections", "0")) < need:
-        raise SystemExit(f"the server allows {settings.get('max_connections')} connections; "
-                         f"{need} are needed (raise max_connections or lower --workers)")
+    target, settings = open_server(args.pgdata, max_connections=args.max_connections,
+                                   need=max(args.workers) + 5)
 
     # The ledger database: fresh, migrated, seeded. Child processes inherit DATABASE_URL.
     t = time.monotonic()

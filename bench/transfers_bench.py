@@ -19,7 +19,11 @@ One run, one PostgreSQL server:
    ``wangyin ledger verify`` and ``wangyin audit verify`` on the clone and fails if they
    find anything; everything goes to ``var/bench-transfers.json``.
 
-``--profile`` also records the web workers with py-spy during the first HTTP phase.
+The CPU of a phase is counted until the SMS worker has delivered what the phase queued (it
+may lag behind under load). ``--statements`` also counts the SQL statements per transfer
+(pg_stat_statements: the top-level statements of every client of the bank's database,
+BEGIN/COMMIT and the connections' health checks included). ``--profile`` also records the
+web workers with py-spy during the first HTTP phase.
 Not a test: pytest never collects it.
 """
 
@@ -46,10 +50,10 @@ import bench_pgbench  # noqa: E402
 import bench_probe  # noqa: E402
 import bench_server  # noqa: E402
 import psutil  # noqa: E402
-
-
-def _int_list(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x.strip()]
+from bench_common import int_list as _int_list  # noqa: E402
+from bench_common import log as _log  # noqa: E402
+from bench_common import median as _median  # noqa: E402
+from bench_common import open_server, run_pgbench_phase  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -79,6 +83,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=8, help="threads per web server process")
     p.add_argument("--no-sms-worker", action="store_true",
                    help="do not run the procrastinate worker that delivers the SMS")
+    p.add_argument("--drain-max", type=float, default=300.0,
+                   help="after each HTTP phase, wait at most this long for the SMS worker to "
+                        "deliver what the phase queued (its CPU and the server's count until "
+                        "then)")
     p.add_argument("--pages", action="store_true",
                    help="also load the form and confirmation pages (GET) like a browser")
     p.add_argument("--sms-budget", type=int, default=5,
@@ -93,6 +101,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="py-spy the web workers during the first HTTP phase")
     p.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
+    p.add_argument("--statements", action="store_true",
+                   help="count the SQL statements per transfer with pg_stat_statements (the "
+                        "embedded cluster loads it, with a restart; a run without this "
+                        "option unloads it again)")
     p.add_argument("--pgdata", type=Path, default=REPO / "var" / "pgdata-bench",
                    help="embedded cluster directory (ignored when DATABASE_URL is set)")
     p.add_argument("--max-connections", type=int, default=0,
@@ -117,10 +129,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.workers < 1 or args.threads < 1 or args.sms_budget < 1 or args.ramp_rate <= 0:
         p.error("--workers, --threads, --sms-budget and --ramp-rate must be positive")
     return args
-
-
-def _log(msg: str) -> None:
-    print(msg, flush=True)
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -180,18 +188,6 @@ def prepare_database(args: argparse.Namespace, target: bench_server.Target) -> N
 # --- phases -------------------------------------------------------------------------------
 
 
-def run_pgbench_phase(target, dbname: str, clients: int, threads: int, duration: float,
-                      cpu: bench_probe.ServerCpu) -> dict:
-    sampler = bench_probe.ActivitySampler(target.conninfo("postgres"), dbname)
-    cpu.start()
-    with sampler:
-        result = bench_pgbench.run(target, dbname, clients, threads, duration)
-    bench_probe.wait_for_backends_gone(lambda: target.connect("postgres"), dbname)
-    result["server_cpu_s"] = cpu.stop()
-    result["activity"] = sampler.profile()
-    return result
-
-
 def _py_spy(pids: list[int], seconds: float, rate: int, out: Path) -> list[subprocess.Popen]:
     """One ``py-spy record`` per web worker process (raw collapsed stacks)."""
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -203,6 +199,20 @@ def _py_spy(pids: list[int], seconds: float, rate: int, out: Path) -> list[subpr
         procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,  # noqa: S603
                                       stderr=subprocess.PIPE, text=True))
     return procs
+
+
+def drain_sms_jobs(target, dbname: str, limit_s: float) -> float:
+    """Wait (at most ``limit_s``) until the SMS worker has no job left to do; the seconds
+    waited."""
+    began = time.monotonic()
+    with target.connect(dbname) as conn:
+        while time.monotonic() - began < limit_s:
+            left = conn.execute("SELECT count(*) FROM procrastinate_jobs "
+                                "WHERE status IN ('todo', 'doing')").fetchone()[0]
+            if not left:
+                break
+            time.sleep(0.5)
+    return round(time.monotonic() - began, 1)
 
 
 def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list[dict],
@@ -240,6 +250,9 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
                 gen.stdin.write("GO\n")
                 gen.stdin.flush()
                 line = gen.stdout.readline().strip()
+            # The SMS worker may lag behind under load: its CPU counts until the messages
+            # the phase queued are delivered.
+            drain_s = drain_sms_jobs(target, args.db, args.drain_max) if app.sms_worker else 0.0
             server_cpu = cpu.stop()
             app_cpu1 = app.cpu_seconds()
             machine1, wall1 = psutil.cpu_times(), time.monotonic()
@@ -274,6 +287,7 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
         "activity": sampler.profile(),
         "profile_errors": spy_errors,
     })
+    result["sms_drain_s"] = drain_s
     # How busy the whole machine was, and how much of it this benchmark used: the rest is
     # other work on a shared machine.
     capacity = (wall1 - wall0) * (os.cpu_count() or 1)
@@ -289,6 +303,25 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
     result["cpu_ceiling_tps"] = round(1000 * (os.cpu_count() or 1) / result[
         "cpu_ms_per_transfer"], 1) if result["cpu_ms_per_transfer"] else None
     return result
+
+
+GENERATOR_QUERY = "SELECT id, body FROM notify_smsmessage WHERE"  # bench_http's SMS look-up
+
+
+def statements_per_transfer(rows: list[tuple[int, str]], transfers: int) -> dict:
+    """SQL statements run in the bank's database during a phase, per completed transfer:
+    all of them (web server, SMS worker, BEGIN/COMMIT, connection health checks, the load
+    generator's SMS look-up) and without the load generator's."""
+    if not transfers:
+        return {}
+    total = sum(calls for calls, _q in rows)
+    generator = sum(calls for calls, q in rows if q.startswith(GENERATOR_QUERY))
+    return {
+        "per_transfer": round(total / transfers, 1),
+        "bank_per_transfer": round((total - generator) / transfers, 1),
+        "top": [[round(calls / transfers, 2), " ".join(q.split())[:160]]
+                for calls, q in rows[:40]],
+    }
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -315,6 +348,13 @@ def describe_http(r: dict) -> str:
                  f"{r['sms_lookup_ms_mean']} ms each); in all {r['cpu_ms_per_transfer']} ms, "
                  f"so at most ~{r['cpu_ceiling_tps']} transfers/s on this machine's "
                  f"{os.cpu_count()} CPUs")
+    if r.get("statements"):
+        lines.append(f"    SQL statements per transfer: {r['statements']['bank_per_transfer']} "
+                     f"by the bank (web and SMS worker, BEGIN/COMMIT included), "
+                     f"{r['statements']['per_transfer']} with the load generator's")
+    if r.get("sms_drain_s", 0) >= 1:
+        lines.append(f"    the SMS worker finished the phase's messages {r['sms_drain_s']} s "
+                     "after the last transfer (counted in its CPU)")
     lines.append(f"    machine busy {r['machine_busy_pct']}% of its CPUs during the phase, "
                  f"this benchmark {r['bench_cpu_pct']}% (the rest: other work)")
     errors = sum(r["errors"].values())
@@ -340,11 +380,6 @@ def describe_pgbench(r: dict) -> str:
             f"{_per(r['server_cpu_s'], r['transactions'])} ms")
 
 
-def _median(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return round(statistics.median(values), 1) if values else None
-
-
 def summarise(runs: list[dict], args) -> list[dict]:
     rows = []
     for c in args.connections:
@@ -359,6 +394,8 @@ def summarise(runs: list[dict], args) -> list[dict]:
             "mean_ms": _median([r["transfer_ms"].get("mean") for r in web]),
             "request_mean_ms": _median([r["all_requests_ms"].get("mean") for r in web]),
             "errors": sum(sum(r["errors"].values()) for r in web),
+            "statements_per_transfer": _median([r.get("statements", {}).get(
+                "bank_per_transfer") for r in web]),
             "pgbench_tps": pg_tps,
             "ratio": round(tps / pg_tps, 4) if tps and pg_tps else None,
         })
@@ -412,19 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("WANGYIN_LOG_LEVEL", "WARNING")
     app_conns = args.workers * args.threads + 10
     need = (0 if args.no_pgbench else max(args.connections)) + app_conns + 10
-    user_url = os.environ.get("DATABASE_URL")
-    if user_url:
-        target = bench_server.target_from_url(user_url)
-        _log(f"[server] DATABASE_URL given: using {target.host} as {target.user}")
-    else:
-        target = bench_server.embedded_target(args.pgdata.resolve(),
-                                               max(args.max_connections, need))
-        _log(f"[server] embedded cluster {args.pgdata} (socket {target.host})")
-    settings = bench_server.server_settings(target)
-    _log("[server] " + ", ".join(f"{k}={v}" for k, v in settings.items()))
-    if int(settings.get("max_connections", "0")) < need:
-        raise SystemExit(f"the server allows {settings.get('max_connections')} connections; "
-                         f"{need} are needed (raise max_connections or lower --connections)")
+    target, settings = open_server(args.pgdata, max_connections=max(args.max_connections, need),
+                                   need=need, statements=args.statements)
 
     prepare_database(args, target)
     url = target.database_url(args.db)
@@ -442,6 +468,10 @@ def main(argv: list[str] | None = None) -> int:
     texts = bench_web.result_texts()
     connection.close()
     _log(f"[prepare] migrated; {len(customers)} customers ({time.monotonic() - t:.1f} s)")
+
+    counting = args.statements and bench_server.statements_ready(target, args.db)
+    if args.statements and not counting:
+        _log("[statements] pg_stat_statements is not loaded on this server: not counted")
 
     if not args.no_pgbench:
         t = time.monotonic()
@@ -486,11 +516,18 @@ def main(argv: list[str] | None = None) -> int:
                 bench_web.reset_sms_budgets()
                 connection.close()
                 _log(f"  {len(customers)} customers signed in ({time.monotonic() - t:.1f} s)")
+                if app.sms_worker:  # nothing left over from before is counted
+                    drain_sms_jobs(target, args.db, args.drain_max)
                 bench_server.checkpoint(target)
+                if counting:
+                    bench_server.statements_reset(target, args.db)
                 r = run_http_phase(args, target, app, bench_web.as_dicts(customers), texts, c,
                                    cpu,
                                    seed=args.seed + 7919 * rep + c, profile_to=profile_to)
                 profile_to = None
+                if counting:
+                    r["statements"] = statements_per_transfer(
+                        bench_server.statements_read(target, args.db), r["completed_total"])
                 runs.append({"kind": "http", "repeat": rep, **r})
                 _log(describe_http(r))
     finally:
