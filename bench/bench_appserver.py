@@ -39,25 +39,65 @@ class AppServer:
     def argv(self) -> list[str]:
         py = sys.executable
         if self.server == "gunicorn":
-            return [py, "-m", "gunicorn", "wangyin.wsgi:application",
-                    "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-                    "--threads", str(self.threads), "--worker-class", "gthread",
-                    "--worker-connections", "4000", "--backlog", "4096",
-                    "--keep-alive", "75", "--timeout", "300", "--graceful-timeout", "5",
-                    "--no-control-socket"]
+            return [
+                py,
+                "-m",
+                "gunicorn",
+                "wangyin.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(self.threads),
+                "--worker-class",
+                "gthread",
+                "--worker-connections",
+                "4000",
+                "--backlog",
+                "4096",
+                "--keep-alive",
+                "75",
+                "--timeout",
+                "300",
+                "--graceful-timeout",
+                "5",
+                "--no-control-socket",
+            ]
         if self.server == "granian":
-            return [py, "-m", "granian", "--interface", "wsgi", "wangyin.wsgi:application",
-                    "--host", "127.0.0.1", "--port", str(self.port),
-                    "--workers", str(self.workers), "--blocking-threads", str(self.threads),
-                    "--backlog", "4096", "--no-access-log", "--log-level", "warning"]
+            return [
+                py,
+                "-m",
+                "granian",
+                "--interface",
+                "wsgi",
+                "wangyin.wsgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--blocking-threads",
+                str(self.threads),
+                "--backlog",
+                "4096",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
         raise ValueError(f"unknown server {self.server!r}")
 
     def start(self) -> None:
         self.procs.append(subprocess.Popen(self.argv(), env=self.env))  # noqa: S603
         if self.sms_worker:
-            self.procs.append(subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "wangyin.cli", "manage", "procrastinate", "worker"],
-                env=self.env, stdout=subprocess.DEVNULL))
+            self.procs.append(
+                subprocess.Popen(  # noqa: S603
+                    [sys.executable, "-m", "wangyin.cli", "manage", "procrastinate", "worker"],
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                )
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.procs[0].poll() is not None:
@@ -123,9 +163,11 @@ class AppServer:
 
 def server_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": database_url,
-        "WANGYIN_INSECURE_COOKIES": "1",  # plain HTTP on the loopback
-        "WANGYIN_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "WANGYIN_INSECURE_COOKIES": "1",  # plain HTTP on the loopback
+            "WANGYIN_LOG_LEVEL": "WARNING",
+        }
+    )
     return env

@@ -26,8 +26,9 @@ def median(values: list, digits: int = 1) -> float | None:
     return round(statistics.median(values), digits) if values else None
 
 
-def open_server(pgdata: Path, *, max_connections: int, need: int,
-                statements: bool = False) -> tuple[bench_server.Target, dict[str, str]]:
+def open_server(
+    pgdata: Path, *, max_connections: int, need: int, statements: bool = False
+) -> tuple[bench_server.Target, dict[str, str]]:
     """The server named by ``DATABASE_URL``, or the bench's embedded cluster at ``pgdata``
     with ``max_connections`` raised to at least that (and pg_stat_statements loaded if
     ``statements``); refuses to go on if the server allows fewer than ``need``
@@ -37,19 +38,28 @@ def open_server(pgdata: Path, *, max_connections: int, need: int,
         target = bench_server.target_from_url(user_url)
         log(f"[server] DATABASE_URL given: using {target.host} as {target.user}")
     else:
-        target = bench_server.embedded_target(pgdata.resolve(), max_connections,
-                                               statements=statements)
+        target = bench_server.embedded_target(
+            pgdata.resolve(), max_connections, statements=statements
+        )
         log(f"[server] embedded cluster {pgdata} (socket {target.host})")
     settings = bench_server.server_settings(target)
     log("[server] " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     if int(settings.get("max_connections", "0")) < need:
-        raise SystemExit(f"the server allows {settings.get('max_connections')} connections; "
-                         f"{need} are needed (raise max_connections or lower the concurrency)")
+        raise SystemExit(
+            f"the server allows {settings.get('max_connections')} connections; "
+            f"{need} are needed (raise max_connections or lower the concurrency)"
+        )
     return target, settings
 
 
-def run_pgbench_phase(target: bench_server.Target, dbname: str, clients: int, threads: int,
-                      duration: float, cpu: bench_probe.ServerCpu) -> dict:
+def run_pgbench_phase(
+    target: bench_server.Target,
+    dbname: str,
+    clients: int,
+    threads: int,
+    duration: float,
+    cpu: bench_probe.ServerCpu,
+) -> dict:
     """pgbench's TPC-B-like script for ``duration`` seconds, with the server's CPU and what
     its backends were doing."""
     sampler = bench_probe.ActivitySampler(target.conninfo("postgres"), dbname)

@@ -98,16 +98,27 @@ class Generator:
     # -- one transfer ----------------------------------------------------------------------
 
     def _headers(self, c: dict) -> dict[str, str]:
-        return {"Cookie": f"sessionid={c['session_cookie']}; wy_dev={c['device_cookie']}; "
-                          f"csrftoken={c['csrf_token']}",
-                "User-Agent": self.spec["user_agent"], "Accept-Language": "zh-CN,zh;q=0.9"}
+        return {
+            "Cookie": f"sessionid={c['session_cookie']}; wy_dev={c['device_cookie']}; "
+            f"csrftoken={c['csrf_token']}",
+            "User-Agent": self.spec["user_agent"],
+            "Accept-Language": "zh-CN,zh;q=0.9",
+        }
 
-    async def _request(self, http: aiohttp.ClientSession, kind: str, method: str, path: str,
-                       c: dict, data: dict | None = None) -> tuple[int, str, str]:
+    async def _request(
+        self,
+        http: aiohttp.ClientSession,
+        kind: str,
+        method: str,
+        path: str,
+        c: dict,
+        data: dict | None = None,
+    ) -> tuple[int, str, str]:
         t = time.perf_counter()
         try:
-            async with http.request(method, self.base + path, data=data,
-                                    headers=self._headers(c), allow_redirects=False) as resp:
+            async with http.request(
+                method, self.base + path, data=data, headers=self._headers(c), allow_redirects=False
+            ) as resp:
                 body = await resp.text()
                 status, location = resp.status, resp.headers.get("Location", "")
                 cookie = resp.cookies.get("sessionid")
@@ -138,7 +149,9 @@ class Generator:
         for attempt in range(20):
             cur = await db.execute(
                 "SELECT id, body FROM notify_smsmessage WHERE phone_index = %s AND purpose = %s "
-                "AND id > %s ORDER BY id DESC LIMIT 1", [c["phone_index"], SMS_PURPOSE, after])
+                "AND id > %s ORDER BY id DESC LIMIT 1",
+                [c["phone_index"], SMS_PURPOSE, after],
+            )
             row = await cur.fetchone()
             if row is not None:
                 self.last_sms[c["index"]] = row[0]
@@ -158,32 +171,53 @@ class Generator:
         csrf = c["csrf_token"]
         self.spent[id(c)] = 0.0
         if self.spec["pages"]:
-            status, location, body = await self._request(http, "GET form", "GET",
-                                                          "/transfers/new/", c)
+            status, location, body = await self._request(
+                http, "GET form", "GET", "/transfers/new/", c
+            )
             if status != 200:
                 raise self._refused("form page", status, location, body)
         status, location, body = await self._request(
-            http, "POST form", "POST", "/transfers/new/", c,
-            {"csrfmiddlewaretoken": csrf, "debit_account": str(c["account_id"]),
-             "payee_account": payee["account_number"], "payee_name": payee["name"],
-             "amount": f"{fen // 100}.{fen % 100:02d}", "memo": "bench",
-             # the form's other fields as a browser sends them: this bank, now
-             "payee_bank": "", "when": "NOW", "first_date": "", "end_date": ""})
+            http,
+            "POST form",
+            "POST",
+            "/transfers/new/",
+            c,
+            {
+                "csrfmiddlewaretoken": csrf,
+                "debit_account": str(c["account_id"]),
+                "payee_account": payee["account_number"],
+                "payee_name": payee["name"],
+                "amount": f"{fen // 100}.{fen % 100:02d}",
+                "memo": "bench",
+                # the form's other fields as a browser sends them: this bank, now
+                "payee_bank": "",
+                "when": "NOW",
+                "first_date": "",
+                "end_date": "",
+            },
+        )
         if status != 302 or not location.endswith("/transfers/confirm/"):
             raise self._refused("form", status, location, body)
         code = await self._sms_code(db, c)
         if self.spec["pages"]:
-            status, location, body = await self._request(http, "GET confirm", "GET",
-                                                          "/transfers/confirm/", c)
+            status, location, body = await self._request(
+                http, "GET confirm", "GET", "/transfers/confirm/", c
+            )
             if status != 200:
                 raise self._refused("confirm page", status, location, body)
         status, location, body = await self._request(
-            http, "POST confirm", "POST", "/transfers/confirm/", c,
-            {"csrfmiddlewaretoken": csrf, "code": code})
+            http,
+            "POST confirm",
+            "POST",
+            "/transfers/confirm/",
+            c,
+            {"csrfmiddlewaretoken": csrf, "code": code},
+        )
         if status == 302 and location.endswith("/transfers/new/"):
             # The refusal's message waits on the form page.
-            status2, location2, body2 = await self._request(http, "GET form (error)", "GET",
-                                                            "/transfers/new/", c)
+            status2, location2, body2 = await self._request(
+                http, "GET form (error)", "GET", "/transfers/new/", c
+            )
             raise self._refused("confirm", status2, location2, body2)
         if status != 302 or not re.search(r"/transfers/\d+/$", location):
             raise self._refused("confirm", status, location, body)
@@ -213,7 +247,7 @@ class Generator:
         now = time.monotonic()
         # The recent transfers tell the cycle time with full queues (the first ones did not
         # wait behind everybody).
-        recent = sorted(self.warmup_transfer_ms[-max(1, self.spec["connections"] // 2):])
+        recent = sorted(self.warmup_transfer_ms[-max(1, self.spec["connections"] // 2) :])
         cycle = recent[len(recent) // 2] / 1000.0 if self.warmup_transfer_ms else 0.0
         self.window = [now, now + max(self.spec["duration"], 2 * cycle)]
         self.measuring = True
@@ -267,8 +301,9 @@ class Generator:
         n = spec["connections"]
         connector = aiohttp.TCPConnector(limit=n, limit_per_host=n, keepalive_timeout=300)
         timeout = aiohttp.ClientTimeout(total=spec["request_timeout"])
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                         cookie_jar=aiohttp.DummyCookieJar()) as http:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        ) as http:
             db = await psycopg.AsyncConnection.connect(**spec["sms_db"], autocommit=True)
             async with db:
                 print("READY", flush=True)
@@ -276,8 +311,10 @@ class Generator:
                 r0 = resource.getrusage(resource.RUSAGE_SELF)
                 self.t0 = time.monotonic()
                 clock = asyncio.create_task(self.clock())
-                users = [asyncio.create_task(self.user(http, db, i / spec["ramp_rate"]))
-                         for i in range(n)]
+                users = [
+                    asyncio.create_task(self.user(http, db, i / spec["ramp_rate"]))
+                    for i in range(n)
+                ]
                 await clock
                 # Users waiting for a customer with SMS budget left would wait forever.
                 done, waiting = await asyncio.wait(users, timeout=spec["request_timeout"] * 4)
@@ -288,15 +325,20 @@ class Generator:
         exhausted = sum(1 for c in self.customers if self.uses[c["index"]] >= spec["sms_budget"])
         window = self.window[1] - self.window[0]
         return {
-            "connections": n, "window_s": round(window, 2),
-            "warmup_s": round(self.window[0] - self.t0, 1), "elapsed_s": round(elapsed, 1),
+            "connections": n,
+            "window_s": round(window, 2),
+            "warmup_s": round(self.window[0] - self.t0, 1),
+            "elapsed_s": round(elapsed, 1),
             "ramp_s": round((n - 1) / spec["ramp_rate"], 1),
-            "completed": self.ok, "completed_total": self.completed_total,
-            "held": self.held, "errors": dict(self.errors.most_common()),
+            "completed": self.ok,
+            "completed_total": self.completed_total,
+            "held": self.held,
+            "errors": dict(self.errors.most_common()),
             "errors_outside_window": self.errors_outside,
             "latency_ms": {k: [round(x, 2) for x in v] for k, v in self.latency.items()},
             "sms_lookup_ms_mean": round(1000 * sum(self.sms_s) / len(self.sms_s), 2)
-            if self.sms_s else None,
+            if self.sms_s
+            else None,
             "pool_wait_s": round(self.pool_wait_s, 1),
             "customers_used": sum(1 for c in self.customers if self.uses[c["index"]]),
             "customers_exhausted": exhausted,

@@ -35,24 +35,34 @@ def seed_accounts(*, accounts: int, initial_fen: int) -> dict:
     now = datetime.now(UTC)
     with transaction.atomic():
         cash = services.account_open(
-            number="BENCH-CASH", name="Bench cash", kind=AccountKind.GL,
-            normal_side=NormalSide.DEBIT, overdraft_limit=None, actor=BENCH_ACTOR,
+            number="BENCH-CASH",
+            name="Bench cash",
+            kind=AccountKind.GL,
+            normal_side=NormalSide.DEBIT,
+            overdraft_limit=None,
+            actor=BENCH_ACTOR,
             opened_at=now,
         )
         customers = [
             services.account_open(
-                number=f"BENCH{i:08d}", name=f"Bench customer {i}", kind=AccountKind.CUSTOMER,
-                actor=BENCH_ACTOR, opened_at=now,
+                number=f"BENCH{i:08d}",
+                name=f"Bench customer {i}",
+                kind=AccountKind.CUSTOMER,
+                actor=BENCH_ACTOR,
+                opened_at=now,
             ).pk
             for i in range(accounts)
         ]
     for start in range(0, accounts, 500):
-        chunk = customers[start:start + 500]
+        chunk = customers[start : start + 500]
         services.journal_post(
-            idempotency_key=f"bench:fund:{start}", type=JournalType.DEPOSIT,
+            idempotency_key=f"bench:fund:{start}",
+            type=JournalType.DEPOSIT,
             lines=[services.debit(cash.pk, Money(initial_fen * len(chunk)))]
             + [services.credit(pk, Money(initial_fen)) for pk in chunk],
-            actor=BENCH_ACTOR, posted_at=now, memo="bench funding",
+            actor=BENCH_ACTOR,
+            posted_at=now,
+            memo="bench funding",
         )
     return {"cash": cash.pk, "customers": customers}
 
@@ -102,8 +112,9 @@ def _pick(spec: Spec, rng: random.Random) -> tuple[int, int]:
     return payer, payee
 
 
-def _transfer_loop(spec: Spec, proc: int, thread: int, deadline: mp.Value,
-                   stats: ThreadStats) -> None:
+def _transfer_loop(
+    spec: Spec, proc: int, thread: int, deadline: mp.Value, stats: ThreadStats
+) -> None:
     from django.db import DatabaseError
 
     from wangyin.core.errors import DomainError
@@ -122,9 +133,12 @@ def _transfer_loop(spec: Spec, proc: int, thread: int, deadline: mp.Value,
         t0 = time.perf_counter()
         try:
             services.transfer(
-                debit_account_id=payer, credit_account_id=payee, amount=amount,
+                debit_account_id=payer,
+                credit_account_id=payee,
+                amount=amount,
                 idempotency_key=f"bench:{spec.run_id}:{worker}:{seq}",
-                actor=_actor(spec, payer, worker), posted_at=datetime.now(UTC),
+                actor=_actor(spec, payer, worker),
+                posted_at=datetime.now(UTC),
                 memo="bench transfer",
             )
         except InsufficientFunds:
@@ -140,9 +154,16 @@ def _transfer_loop(spec: Spec, proc: int, thread: int, deadline: mp.Value,
         stats.last_end = time.monotonic()
 
 
-def worker_process(proc: int, n_threads: int, spec: Spec, ready_q: mp.Queue,
-                   start_evt: mp.Event, deadline: mp.Value, result_q: mp.Queue,
-                   release_evt: mp.Event) -> None:
+def worker_process(
+    proc: int,
+    n_threads: int,
+    spec: Spec,
+    ready_q: mp.Queue,
+    start_evt: mp.Event,
+    deadline: mp.Value,
+    result_q: mp.Queue,
+    release_evt: mp.Event,
+) -> None:
     """One process of ``n_threads`` workers. Protocol with the parent: report "ready" once
     every thread is connected, run from ``start_evt`` to ``deadline``, send the results,
     keep the connections open until ``release_evt`` (so the parent can read the server's
@@ -173,8 +194,9 @@ def worker_process(proc: int, n_threads: int, spec: Spec, ready_q: mp.Queue,
         release_evt.wait()
         connection.close()
 
-    threads = [threading.Thread(target=thread_main, args=(t,), daemon=True)
-               for t in range(n_threads)]
+    threads = [
+        threading.Thread(target=thread_main, args=(t,), daemon=True) for t in range(n_threads)
+    ]
     for th in threads:
         th.start()
     connected.wait()
@@ -186,16 +208,18 @@ def worker_process(proc: int, n_threads: int, spec: Spec, ready_q: mp.Queue,
     errors: Counter = Counter()
     for s in stats:
         errors.update(s.errors)
-    result_q.put({
-        "proc": proc,
-        "ok": sum(s.ok for s in stats),
-        "insufficient": sum(s.insufficient for s in stats),
-        "errors": dict(errors),
-        "error_sample": next((s.error_sample for s in stats if s.error_sample), ""),
-        "latencies": [x for s in stats for x in s.latencies],
-        "last_end": max((s.last_end for s in stats), default=0.0),
-        "cpu_s": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime),
-        "problems": problems[:3],
-    })
+    result_q.put(
+        {
+            "proc": proc,
+            "ok": sum(s.ok for s in stats),
+            "insufficient": sum(s.insufficient for s in stats),
+            "errors": dict(errors),
+            "error_sample": next((s.error_sample for s in stats if s.error_sample), ""),
+            "latencies": [x for s in stats for x in s.latencies],
+            "last_end": max((s.last_end for s in stats), default=0.0),
+            "cpu_s": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime),
+            "problems": problems[:3],
+        }
+    )
     for th in threads:
         th.join(timeout=60)

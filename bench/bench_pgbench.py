@@ -48,9 +48,17 @@ def run(target: Target, dbname: str, clients: int, threads: int, duration: float
     with tempfile.TemporaryDirectory(prefix="pgbench-") as tmp:
         prefix = Path(tmp) / "tx"
         cmd = [
-            _pgbench(), "-c", str(clients), "-j", str(min(threads, clients)),
-            "-T", str(max(1, round(duration))), "-l", f"--log-prefix={prefix}",
-            *target.libpq_args(), dbname,
+            _pgbench(),
+            "-c",
+            str(clients),
+            "-j",
+            str(min(threads, clients)),
+            "-T",
+            str(max(1, round(duration))),
+            "-l",
+            f"--log-prefix={prefix}",
+            *target.libpq_args(),
+            dbname,
         ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run(cmd, env=_env(target), capture_output=True, text=True)

@@ -149,7 +149,8 @@ def wait_for_backends_gone(target_connect, dbname: str, timeout: float = 30.0) -
         while time.monotonic() < deadline:
             n = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()", [dbname]
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                [dbname],
             ).fetchone()[0]
             if n == 0:
                 return

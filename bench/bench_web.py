@@ -77,23 +77,43 @@ def _make_customer(index: int, now: datetime) -> int:
     from wangyin.web.customer import _device_id
 
     id_number, born = _id_number(index)
-    person = customers.person_create(name=f"压测客户{index:05d}", id_type="RESIDENT_ID",
-                                     id_number=id_number, birth_date=born,
-                                     phone=f"139{index:08d}", actor=STAFF, created_at=now)
-    account = customers.personal_account_open(person_id=person.pk, product="PERSONAL_I",
-                                              face_to_face=True, actor=STAFF, opened_at=now)
+    person = customers.person_create(
+        name=f"压测客户{index:05d}",
+        id_type="RESIDENT_ID",
+        id_number=id_number,
+        birth_date=born,
+        phone=f"139{index:08d}",
+        actor=STAFF,
+        created_at=now,
+    )
+    account = customers.personal_account_open(
+        person_id=person.pk, product="PERSONAL_I", face_to_face=True, actor=STAFF, opened_at=now
+    )
     user, initial = identity.internet_banking_open(
-        person_id=person.pk, login_name=f"bench{index:05d}", edition="PRO",
-        risk_acknowledged=True, staff=STAFF, reason="benchmark customer", at=now)
-    user = identity.password_change(user_id=user.pk, current_password=initial,
-                                    new_password=PASSWORD, ip=IP, at=now)
-    devices.device_bind(user=user, device_id=_device_id(device_cookie(index), USER_AGENT),
-                        label=devices.device_label(USER_AGENT), ip=IP, at=now)
+        person_id=person.pk,
+        login_name=f"bench{index:05d}",
+        edition="PRO",
+        risk_acknowledged=True,
+        staff=STAFF,
+        reason="benchmark customer",
+        at=now,
+    )
+    user = identity.password_change(
+        user_id=user.pk, current_password=initial, new_password=PASSWORD, ip=IP, at=now
+    )
+    devices.device_bind(
+        user=user,
+        device_id=_device_id(device_cookie(index), USER_AGENT),
+        label=devices.device_label(USER_AGENT),
+        ip=IP,
+        at=now,
+    )
     return account.ledger_account_id
 
 
-def build_template(target: bench_server.Target, name: str, *, customers: int,
-                   initial_yuan: int, log) -> None:
+def build_template(
+    target: bench_server.Target, name: str, *, customers: int, initial_yuan: int, log
+) -> None:
     """Create database ``name`` with ``customers`` ready bench customers (Django must be set
     up with DATABASE_URL pointing at it)."""
     from django.core.management import call_command
@@ -109,14 +129,26 @@ def build_template(target: bench_server.Target, name: str, *, customers: int,
     t0 = time.monotonic()
     call_command("migrate", verbosity=0, interactive=False)
     now = datetime.now(UTC)
-    cash = ledger.account_open(number="BENCH-CASH", name="Bench cash", kind=AccountKind.GL,
-                               normal_side=NormalSide.DEBIT, overdraft_limit=None, actor=STAFF,
-                               opened_at=now)
+    cash = ledger.account_open(
+        number="BENCH-CASH",
+        name="Bench cash",
+        kind=AccountKind.GL,
+        normal_side=NormalSide.DEBIT,
+        overdraft_limit=None,
+        actor=STAFF,
+        opened_at=now,
+    )
     # A bank parameter, changed the audited way: the SMS medium's daily count (20 by
     # default) would otherwise stop each bench customer after 20 payments a day.
-    limits.medium_limit_set(medium=Medium.SMS, per_transaction_fen=limits.DEFAULTS[Medium.SMS][0],
-                            per_day_fen=10**12, per_day_count=1_000_000, staff=STAFF,
-                            reason="benchmark bank: unlimited SMS payments per day", at=now)
+    limits.medium_limit_set(
+        medium=Medium.SMS,
+        per_transaction_fen=limits.DEFAULTS[Medium.SMS][0],
+        per_day_fen=10**12,
+        per_day_count=1_000_000,
+        staff=STAFF,
+        reason="benchmark bank: unlimited SMS payments per day",
+        at=now,
+    )
     ledger_ids = []
     hashers = ["bench_web.CheapArgon2", "django.contrib.auth.hashers.Argon2PasswordHasher"]
     with override_settings(PASSWORD_HASHERS=hashers):
@@ -126,15 +158,23 @@ def build_template(target: bench_server.Target, name: str, *, customers: int,
                 log(f"[prepare] {i + 1}/{customers} customers ({time.monotonic() - t0:.0f} s)")
     initial_fen = initial_yuan * 100
     for start in range(0, customers, 500):
-        chunk = ledger_ids[start:start + 500]
+        chunk = ledger_ids[start : start + 500]
         ledger.journal_post(
-            idempotency_key=f"bench:fund:{start}", type=JournalType.DEPOSIT,
+            idempotency_key=f"bench:fund:{start}",
+            type=JournalType.DEPOSIT,
             lines=[ledger.debit(cash.pk, Money(initial_fen * len(chunk)))]
             + [ledger.credit(pk, Money(initial_fen)) for pk in chunk],
-            actor=STAFF, posted_at=now, memo="bench funding")
+            actor=STAFF,
+            posted_at=now,
+            memo="bench funding",
+        )
     connection.close()
-    stamp = {"version": DATA_VERSION, "customers": customers, "initial_yuan": initial_yuan,
-             "made": now.isoformat(timespec="seconds")}
+    stamp = {
+        "version": DATA_VERSION,
+        "customers": customers,
+        "initial_yuan": initial_yuan,
+        "made": now.isoformat(timespec="seconds"),
+    }
     with target.connect("postgres", admin=True) as conn:
         conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{json.dumps(stamp)}'")
     log(f"[prepare] template {name}: {customers} customers in {time.monotonic() - t0:.0f} s")
@@ -142,8 +182,10 @@ def build_template(target: bench_server.Target, name: str, *, customers: int,
 
 def template_stamp(target: bench_server.Target, name: str) -> dict | None:
     with target.connect("postgres") as conn:
-        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                           "WHERE datname = %s", [name]).fetchone()
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [name],
+        ).fetchone()
     if row is None or not row[0]:
         return None
     try:
@@ -156,9 +198,11 @@ def template_usable(stamp: dict | None, *, customers: int, initial_yuan: int) ->
     if not stamp or stamp.get("version") != DATA_VERSION:
         return False
     made = datetime.fromisoformat(stamp["made"])
-    return (stamp.get("customers", 0) >= customers
-            and stamp.get("initial_yuan") == initial_yuan
-            and datetime.now(UTC) - made < TEMPLATE_MAX_AGE)
+    return (
+        stamp.get("customers", 0) >= customers
+        and stamp.get("initial_yuan") == initial_yuan
+        and datetime.now(UTC) - made < TEMPLATE_MAX_AGE
+    )
 
 
 def clone(target: bench_server.Target, template: str, name: str) -> None:
@@ -174,16 +218,25 @@ def load_customers(count: int) -> list[Customer]:
     from wangyin.customers.models import CustomerAccount
     from wangyin.notify.services import phone_index
 
-    rows = (CustomerAccount.objects.select_related("person")
-            .filter(person__channel_users__login_name__startswith="bench")
-            .order_by("person__channel_users__login_name"))
+    rows = (
+        CustomerAccount.objects.select_related("person")
+        .filter(person__channel_users__login_name__startswith="bench")
+        .order_by("person__channel_users__login_name")
+    )
     out = []
     for account in rows[:count]:
         person = account.person
         index = int(person.name[-5:])
-        out.append(Customer(index=index, name=person.name, phone_index=phone_index(person.phone),
-                            account_id=account.pk, account_number=account.number,
-                            device_cookie=device_cookie(index)))
+        out.append(
+            Customer(
+                index=index,
+                name=person.name,
+                phone_index=phone_index(person.phone),
+                account_id=account.pk,
+                account_number=account.number,
+                device_cookie=device_cookie(index),
+            )
+        )
     if len(out) < count:
         raise RuntimeError(f"the bench database holds {len(out)} customers, not {count}")
     return out
@@ -204,8 +257,9 @@ def sign_in(customers: list[Customer]) -> None:
     now = datetime.now(UTC)
     for c in customers:
         user = users[f"bench{c.index:05d}"]
-        session = sessions.session_start(user=user, ip=IP,
-                                         device=_device_id(c.device_cookie, USER_AGENT), at=now)
+        session = sessions.session_start(
+            user=user, ip=IP, device=_device_id(c.device_cookie, USER_AGENT), at=now
+        )
         store = SessionStore()
         store["sid"] = session.sid
         store.create()
@@ -230,8 +284,10 @@ def result_texts() -> dict[str, str]:
     from django.utils import translation
 
     with translation.override("zh-hans"):
-        return {"done": str(translation.gettext("Transfer completed")),
-                "held": str(translation.gettext("Transfer held for review"))}
+        return {
+            "done": str(translation.gettext("Transfer completed")),
+            "held": str(translation.gettext("Transfer held for review")),
+        }
 
 
 def as_dicts(customers: list[Customer]) -> list[dict]:

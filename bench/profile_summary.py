@@ -26,8 +26,13 @@ CATEGORIES = [
     ("translation (gettext)", re.compile(r"\(django/utils/translation|gettext\.py")),
     ("forms", re.compile(r"\(django/forms/")),
     ("URL resolving / reverse", re.compile(r"\(django/urls/")),
-    ("sessions / signing / json", re.compile(r"\(django/contrib/sessions|signing\.py|"
-                                             r"\(json/")),
+    (
+        "sessions / signing / json",
+        re.compile(
+            r"\(django/contrib/sessions|signing\.py|"
+            r"\(json/"
+        ),
+    ),
     ("procrastinate (job enqueue)", re.compile(r"\(procrastinate/")),
     ("logging / structlog", re.compile(r"\(structlog/|\(logging/")),
     ("HTTP server", re.compile(r"\(gunicorn/|\(granian/|\(selectors\.py|socket\.py")),

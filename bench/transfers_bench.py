@@ -61,58 +61,112 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Benchmark same-bank transfers over HTTP against pgbench (TPC-B).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--connections", type=_int_list, default=[100, 1000, 1200],
-                   help="comma-separated concurrency levels (HTTP connections = pgbench "
-                        "clients)")
-    p.add_argument("--duration", type=float, default=60.0,
-                   help="seconds of each pgbench phase and the least of each HTTP "
-                        "measurement window (at least two median transfer times)")
-    p.add_argument("--ramp-rate", type=float, default=20.0,
-                   help="HTTP users joining per second (a staggered start, not in step)")
-    p.add_argument("--warmup-max", type=float, default=240.0,
-                   help="an HTTP phase measures once as many transfers as connections have "
-                        "completed, or after this many seconds")
-    p.add_argument("--customers", type=int, default=1200,
-                   help="signed-in bench customers (at least the largest connection count)")
-    p.add_argument("--initial-yuan", type=int, default=100_000,
-                   help="opening balance of every bench customer")
-    p.add_argument("--amount-fen", type=_int_list, default=[100, 10_000],
-                   help="min,max transfer amount in fen")
+    p.add_argument(
+        "--connections",
+        type=_int_list,
+        default=[100, 1000, 1200],
+        help="comma-separated concurrency levels (HTTP connections = pgbench clients)",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=60.0,
+        help="seconds of each pgbench phase and the least of each HTTP "
+        "measurement window (at least two median transfer times)",
+    )
+    p.add_argument(
+        "--ramp-rate",
+        type=float,
+        default=20.0,
+        help="HTTP users joining per second (a staggered start, not in step)",
+    )
+    p.add_argument(
+        "--warmup-max",
+        type=float,
+        default=240.0,
+        help="an HTTP phase measures once as many transfers as connections have "
+        "completed, or after this many seconds",
+    )
+    p.add_argument(
+        "--customers",
+        type=int,
+        default=1200,
+        help="signed-in bench customers (at least the largest connection count)",
+    )
+    p.add_argument(
+        "--initial-yuan", type=int, default=100_000, help="opening balance of every bench customer"
+    )
+    p.add_argument(
+        "--amount-fen", type=_int_list, default=[100, 10_000], help="min,max transfer amount in fen"
+    )
     p.add_argument("--server", choices=bench_appserver.SERVERS, default="gunicorn")
     p.add_argument("--workers", type=int, default=2, help="web server processes")
     p.add_argument("--threads", type=int, default=8, help="threads per web server process")
-    p.add_argument("--no-sms-worker", action="store_true",
-                   help="do not run the procrastinate worker that delivers the SMS")
-    p.add_argument("--drain-max", type=float, default=300.0,
-                   help="after each HTTP phase, wait at most this long for the SMS worker to "
-                        "deliver what the phase queued (its CPU and the server's count until "
-                        "then)")
-    p.add_argument("--pages", action="store_true",
-                   help="also load the form and confirmation pages (GET) like a browser")
-    p.add_argument("--sms-budget", type=int, default=5,
-                   help="transfers per customer per phase (the bank sends 5 SMS codes per "
-                        "customer in 10 minutes)")
+    p.add_argument(
+        "--no-sms-worker",
+        action="store_true",
+        help="do not run the procrastinate worker that delivers the SMS",
+    )
+    p.add_argument(
+        "--drain-max",
+        type=float,
+        default=300.0,
+        help="after each HTTP phase, wait at most this long for the SMS worker to "
+        "deliver what the phase queued (its CPU and the server's count until "
+        "then)",
+    )
+    p.add_argument(
+        "--pages",
+        action="store_true",
+        help="also load the form and confirmation pages (GET) like a browser",
+    )
+    p.add_argument(
+        "--sms-budget",
+        type=int,
+        default=5,
+        help="transfers per customer per phase (the bank sends 5 SMS codes per "
+        "customer in 10 minutes)",
+    )
     p.add_argument("--request-timeout", type=float, default=300.0)
-    p.add_argument("--repeat", type=int, default=1,
-                   help="run the whole matrix this many times and report medians")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the whole matrix this many times and report medians",
+    )
     p.add_argument("--pgbench-scale", type=int, default=10)
     p.add_argument("--pgbench-threads", type=int, default=2)
     p.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
-    p.add_argument("--profile", action="store_true",
-                   help="py-spy the web workers during the first HTTP phase")
+    p.add_argument(
+        "--profile", action="store_true", help="py-spy the web workers during the first HTTP phase"
+    )
     p.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
-    p.add_argument("--statements", action="store_true",
-                   help="count the SQL statements per transfer with pg_stat_statements (the "
-                        "embedded cluster loads it, with a restart; a run without this "
-                        "option unloads it again)")
-    p.add_argument("--pgdata", type=Path, default=REPO / "var" / "pgdata-bench",
-                   help="embedded cluster directory (ignored when DATABASE_URL is set)")
-    p.add_argument("--max-connections", type=int, default=0,
-                   help="raise the embedded server's max_connections to this (0: enough "
-                        "for the largest pgbench phase)")
+    p.add_argument(
+        "--statements",
+        action="store_true",
+        help="count the SQL statements per transfer with pg_stat_statements (the "
+        "embedded cluster loads it, with a restart; a run without this "
+        "option unloads it again)",
+    )
+    p.add_argument(
+        "--pgdata",
+        type=Path,
+        default=REPO / "var" / "pgdata-bench",
+        help="embedded cluster directory (ignored when DATABASE_URL is set)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=0,
+        help="raise the embedded server's max_connections to this (0: enough "
+        "for the largest pgbench phase)",
+    )
     p.add_argument("--db", default="wangyin_bench_web", help="the run's bank database")
-    p.add_argument("--template-db", default="wangyin_bench_web_tpl",
-                   help="prepared customers, cloned by every run")
+    p.add_argument(
+        "--template-db",
+        default="wangyin_bench_web_tpl",
+        help="prepared customers, cloned by every run",
+    )
     p.add_argument("--rebuild-template", action="store_true")
     p.add_argument("--pgbench-db", default="wangyin_pgbench")
     p.add_argument("--port", type=int, default=18_080, help="web server port (loopback)")
@@ -124,8 +178,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.connections or min(args.connections) < 1 or args.duration <= 0:
         p.error("--connections and --duration must be positive")
     if args.customers < max(args.connections) or args.customers < 2:
-        p.error("--customers must be at least the largest connection count (one session "
-                "per connection) and at least 2")
+        p.error(
+            "--customers must be at least the largest connection count (one session "
+            "per connection) and at least 2"
+        )
     if args.workers < 1 or args.threads < 1 or args.sms_budget < 1 or args.ramp_rate <= 0:
         p.error("--workers, --threads, --sms-budget and --ramp-rate must be positive")
     return args
@@ -139,15 +195,22 @@ def _percentiles(values: list[float]) -> dict:
     def q(p: float) -> float:
         return round(s[max(0, min(len(s) - 1, round(p / 100 * len(s)) - 1))], 1)
 
-    return {"n": len(s), "mean": round(statistics.fmean(s), 1), "p50": q(50), "p95": q(95),
-            "p99": q(99), "max": round(s[-1], 1)}
+    return {
+        "n": len(s),
+        "mean": round(statistics.fmean(s), 1),
+        "p50": q(50),
+        "p95": q(95),
+        "p99": q(99),
+        "max": round(s[-1], 1),
+    }
 
 
 # --- the bank's database ------------------------------------------------------------------
 
 
-def _build_template_child(url: str, target: bench_server.Target, name: str, customers: int,
-                          initial_yuan: int) -> None:
+def _build_template_child(
+    url: str, target: bench_server.Target, name: str, customers: int, initial_yuan: int
+) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "wangyin.settings"
     os.environ.setdefault("WANGYIN_LOG_LEVEL", "WARNING")
@@ -156,8 +219,7 @@ def _build_template_child(url: str, target: bench_server.Target, name: str, cust
     django.setup()
     import bench_web
 
-    bench_web.build_template(target, name, customers=customers, initial_yuan=initial_yuan,
-                             log=_log)
+    bench_web.build_template(target, name, customers=customers, initial_yuan=initial_yuan, log=_log)
 
 
 def prepare_database(args: argparse.Namespace, target: bench_server.Target) -> None:
@@ -165,21 +227,34 @@ def prepare_database(args: argparse.Namespace, target: bench_server.Target) -> N
 
     stamp = bench_web.template_stamp(target, args.template_db)
     if args.rebuild_template or not bench_web.template_usable(
-            stamp, customers=args.customers, initial_yuan=args.initial_yuan):
-        _log(f"[prepare] building template {args.template_db} with {args.customers} "
-             "customers (once; later runs clone it)")
+        stamp, customers=args.customers, initial_yuan=args.initial_yuan
+    ):
+        _log(
+            f"[prepare] building template {args.template_db} with {args.customers} "
+            "customers (once; later runs clone it)"
+        )
         bench_server.recreate_database(target, args.template_db)
         ctx = mp.get_context("spawn")
-        child = ctx.Process(target=_build_template_child, name="bench-template",
-                            args=(target.database_url(args.template_db), target,
-                                  args.template_db, args.customers, args.initial_yuan))
+        child = ctx.Process(
+            target=_build_template_child,
+            name="bench-template",
+            args=(
+                target.database_url(args.template_db),
+                target,
+                args.template_db,
+                args.customers,
+                args.initial_yuan,
+            ),
+        )
         child.start()
         child.join()
         if child.exitcode != 0:
             raise SystemExit(f"building the template failed ({child.exitcode})")
     else:
-        _log(f"[prepare] template {args.template_db}: {stamp['customers']} customers, "
-             f"made {stamp['made']}")
+        _log(
+            f"[prepare] template {args.template_db}: {stamp['customers']} customers, "
+            f"made {stamp['made']}"
+        )
     t = time.monotonic()
     bench_web.clone(target, args.template_db, args.db)
     _log(f"[prepare] {args.db} cloned from the template ({time.monotonic() - t:.1f} s)")
@@ -193,11 +268,30 @@ def _py_spy(pids: list[int], seconds: float, rate: int, out: Path) -> list[subpr
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     procs = []
     for pid in pids:
-        cmd = [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-               "--rate", str(rate), "--format", "raw", "--nonblocking", "--gil",
-               "--output", str(out.with_name(f"{out.stem}-{pid}.txt"))]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,  # noqa: S603
-                                      stderr=subprocess.PIPE, text=True))
+        cmd = [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, int(seconds))),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--gil",
+            "--output",
+            str(out.with_name(f"{out.stem}-{pid}.txt")),
+        ]
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                stdout=subprocess.DEVNULL,  # noqa: S603
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     return procs
 
 
@@ -207,33 +301,58 @@ def drain_sms_jobs(target, dbname: str, limit_s: float) -> float:
     began = time.monotonic()
     with target.connect(dbname) as conn:
         while time.monotonic() - began < limit_s:
-            left = conn.execute("SELECT count(*) FROM procrastinate_jobs "
-                                "WHERE status IN ('todo', 'doing')").fetchone()[0]
+            left = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+            ).fetchone()[0]
             if not left:
                 break
             time.sleep(0.5)
     return round(time.monotonic() - began, 1)
 
 
-def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list[dict],
-                   texts: dict, connections: int, cpu: bench_probe.ServerCpu,
-                   seed: int, profile_to: Path | None) -> dict:
+def run_http_phase(
+    args,
+    target,
+    app: bench_appserver.AppServer,
+    customers: list[dict],
+    texts: dict,
+    connections: int,
+    cpu: bench_probe.ServerCpu,
+    seed: int,
+    profile_to: Path | None,
+) -> dict:
     spec = {
-        "base_url": app.url, "customers": customers, "connections": connections,
-        "duration": args.duration, "min_fen": args.amount_fen[0],
-        "max_fen": args.amount_fen[1], "seed": seed, "pages": args.pages,
-        "sms_budget": args.sms_budget, "request_timeout": args.request_timeout,
-        "warmup_max": args.warmup_max, "ramp_rate": args.ramp_rate,
-        "user_agent": __import__("bench_web").USER_AGENT, "texts": texts,
+        "base_url": app.url,
+        "customers": customers,
+        "connections": connections,
+        "duration": args.duration,
+        "min_fen": args.amount_fen[0],
+        "max_fen": args.amount_fen[1],
+        "seed": seed,
+        "pages": args.pages,
+        "sms_budget": args.sms_budget,
+        "request_timeout": args.request_timeout,
+        "warmup_max": args.warmup_max,
+        "ramp_rate": args.ramp_rate,
+        "user_agent": __import__("bench_web").USER_AGENT,
+        "texts": texts,
         "sms_db": target.conninfo(args.db),
     }
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(json.dumps(spec))
         gen = subprocess.Popen(  # noqa: S603
-            [sys.executable, str(Path(__file__).with_name("bench_http.py")), str(spec_path),
-             str(out_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+            [
+                sys.executable,
+                str(Path(__file__).with_name("bench_http.py")),
+                str(spec_path),
+                str(out_path),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        )
         try:
             line = gen.stdout.readline().strip()
             if line != "READY":
@@ -244,8 +363,9 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
             cpu.start()
             spies = []
             if profile_to is not None:
-                spies = _py_spy(app.pids(web_only=True), args.duration, args.profile_rate,
-                                profile_to)
+                spies = _py_spy(
+                    app.pids(web_only=True), args.duration, args.profile_rate, profile_to
+                )
             with sampler:
                 gen.stdin.write("GO\n")
                 gen.stdin.flush()
@@ -274,34 +394,43 @@ def run_http_phase(args, target, app: bench_appserver.AppServer, customers: list
                 spy_errors.append((err or "").strip()[-300:])
     lat = result.pop("latency_ms")
     done = result["completed"]
-    result.update({
-        "tps": round(done / result["window_s"], 1) if result["window_s"] else 0.0,
-        "transfer_ms": _percentiles(lat.pop("transfer", [])),
-        "request_ms": {k: _percentiles(v) for k, v in sorted(lat.items())},
-        "all_requests_ms": _percentiles([x for v in lat.values() for x in v]),
-        "requests": sum(len(v) for v in lat.values()),
-        "server_cpu_s": server_cpu,
-        "app_cpu_s": round(app_cpu1["web"] - app_cpu0["web"], 2),
-        "sms_worker_cpu_s": round(app_cpu1.get("sms_worker", 0.0)
-                                  - app_cpu0.get("sms_worker", 0.0), 2),
-        "activity": sampler.profile(),
-        "profile_errors": spy_errors,
-    })
+    result.update(
+        {
+            "tps": round(done / result["window_s"], 1) if result["window_s"] else 0.0,
+            "transfer_ms": _percentiles(lat.pop("transfer", [])),
+            "request_ms": {k: _percentiles(v) for k, v in sorted(lat.items())},
+            "all_requests_ms": _percentiles([x for v in lat.values() for x in v]),
+            "requests": sum(len(v) for v in lat.values()),
+            "server_cpu_s": server_cpu,
+            "app_cpu_s": round(app_cpu1["web"] - app_cpu0["web"], 2),
+            "sms_worker_cpu_s": round(
+                app_cpu1.get("sms_worker", 0.0) - app_cpu0.get("sms_worker", 0.0), 2
+            ),
+            "activity": sampler.profile(),
+            "profile_errors": spy_errors,
+        }
+    )
     result["sms_drain_s"] = drain_s
     # How busy the whole machine was, and how much of it this benchmark used: the rest is
     # other work on a shared machine.
     capacity = (wall1 - wall0) * (os.cpu_count() or 1)
-    ours = sum(result[k] or 0.0 for k in ("app_cpu_s", "server_cpu_s", "sms_worker_cpu_s",
-                                          "client_cpu_s"))
-    busy = sum(getattr(machine1, f) - getattr(machine0, f)
-               for f in ("user", "nice", "system", "irq", "softirq", "steal")
-               if hasattr(machine1, f))
+    ours = sum(
+        result[k] or 0.0 for k in ("app_cpu_s", "server_cpu_s", "sms_worker_cpu_s", "client_cpu_s")
+    )
+    busy = sum(
+        getattr(machine1, f) - getattr(machine0, f)
+        for f in ("user", "nice", "system", "irq", "softirq", "steal")
+        if hasattr(machine1, f)
+    )
     result["machine_busy_pct"] = round(100 * busy / capacity, 1) if capacity else None
     result["bench_cpu_pct"] = round(100 * ours / capacity, 1) if capacity else None
     n = result["completed_total"]
     result["cpu_ms_per_transfer"] = round(1000 * ours / n, 1) if n else None
-    result["cpu_ceiling_tps"] = round(1000 * (os.cpu_count() or 1) / result[
-        "cpu_ms_per_transfer"], 1) if result["cpu_ms_per_transfer"] else None
+    result["cpu_ceiling_tps"] = (
+        round(1000 * (os.cpu_count() or 1) / result["cpu_ms_per_transfer"], 1)
+        if result["cpu_ms_per_transfer"]
+        else None
+    )
     return result
 
 
@@ -319,8 +448,7 @@ def statements_per_transfer(rows: list[tuple[int, str]], transfers: int) -> dict
     return {
         "per_transfer": round(total / transfers, 1),
         "bank_per_transfer": round((total - generator) / transfers, 1),
-        "top": [[round(calls / transfers, 2), " ".join(q.split())[:160]]
-                for calls, q in rows[:40]],
+        "top": [[round(calls / transfers, 2), " ".join(q.split())[:160]] for calls, q in rows[:40]],
     }
 
 
@@ -333,40 +461,63 @@ def _per(cpu_s: float | None, n: int) -> str:
 
 def describe_http(r: dict) -> str:
     t = r["transfer_ms"]
-    lines = [f"  transfers over HTTP {r['tps']:>7.1f} /s  ({r['completed']} completed in the "
-             f"{r['window_s']} s window after {r['warmup_s']} s warm-up ({r['ramp_s']} s "
-             f"ramp); {r['requests']} "
-             f"requests)  transfer ms: p50 {t.get('p50')} p95 {t.get('p95')} p99 "
-             f"{t.get('p99')} mean {t.get('mean')}"]
+    lines = [
+        f"  transfers over HTTP {r['tps']:>7.1f} /s  ({r['completed']} completed in the "
+        f"{r['window_s']} s window after {r['warmup_s']} s warm-up ({r['ramp_s']} s "
+        f"ramp); {r['requests']} "
+        f"requests)  transfer ms: p50 {t.get('p50')} p95 {t.get('p95')} p99 "
+        f"{t.get('p99')} mean {t.get('mean')}"
+    ]
     for kind, q in r["request_ms"].items():
-        lines.append(f"    {kind:<17} n={q['n']:<6} mean {q['mean']:>8} p50 {q['p50']:>8} "
-                     f"p95 {q['p95']:>8} p99 {q['p99']:>8} max {q['max']:>8}")
+        lines.append(
+            f"    {kind:<17} n={q['n']:<6} mean {q['mean']:>8} p50 {q['p50']:>8} "
+            f"p95 {q['p95']:>8} p99 {q['p99']:>8} max {q['max']:>8}"
+        )
     n = r["completed_total"]  # the CPU was measured over the whole phase
-    lines.append(f"    CPU ms per transfer: web {_per(r['app_cpu_s'], n)}, PostgreSQL "
-                 f"{_per(r['server_cpu_s'], n)}, SMS worker {_per(r['sms_worker_cpu_s'], n)}, "
-                 f"load generator {_per(r['client_cpu_s'], n)} (SMS look-up "
-                 f"{r['sms_lookup_ms_mean']} ms each); in all {r['cpu_ms_per_transfer']} ms, "
-                 f"so at most ~{r['cpu_ceiling_tps']} transfers/s on this machine's "
-                 f"{os.cpu_count()} CPUs")
+    lines.append(
+        f"    CPU ms per transfer: web {_per(r['app_cpu_s'], n)}, PostgreSQL "
+        f"{_per(r['server_cpu_s'], n)}, SMS worker {_per(r['sms_worker_cpu_s'], n)}, "
+        f"load generator {_per(r['client_cpu_s'], n)} (SMS look-up "
+        f"{r['sms_lookup_ms_mean']} ms each); in all {r['cpu_ms_per_transfer']} ms, "
+        f"so at most ~{r['cpu_ceiling_tps']} transfers/s on this machine's "
+        f"{os.cpu_count()} CPUs"
+    )
     if r.get("statements"):
-        lines.append(f"    SQL statements per transfer: {r['statements']['bank_per_transfer']} "
-                     f"by the bank (web and SMS worker, BEGIN/COMMIT included), "
-                     f"{r['statements']['per_transfer']} with the load generator's")
+        lines.append(
+            f"    SQL statements per transfer: {r['statements']['bank_per_transfer']} "
+            f"by the bank (web and SMS worker, BEGIN/COMMIT included), "
+            f"{r['statements']['per_transfer']} with the load generator's"
+        )
     if r.get("sms_drain_s", 0) >= 1:
-        lines.append(f"    the SMS worker finished the phase's messages {r['sms_drain_s']} s "
-                     "after the last transfer (counted in its CPU)")
-    lines.append(f"    machine busy {r['machine_busy_pct']}% of its CPUs during the phase, "
-                 f"this benchmark {r['bench_cpu_pct']}% (the rest: other work)")
+        lines.append(
+            f"    the SMS worker finished the phase's messages {r['sms_drain_s']} s "
+            "after the last transfer (counted in its CPU)"
+        )
+    lines.append(
+        f"    machine busy {r['machine_busy_pct']}% of its CPUs during the phase, "
+        f"this benchmark {r['bench_cpu_pct']}% (the rest: other work)"
+    )
     errors = sum(r["errors"].values())
-    lines.append(f"    errors {errors}" + (": " + "; ".join(
-        f"{k} x{v}" for k, v in list(r["errors"].items())[:6]) if errors else "")
+    lines.append(
+        f"    errors {errors}"
+        + (
+            ": " + "; ".join(f"{k} x{v}" for k, v in list(r["errors"].items())[:6])
+            if errors
+            else ""
+        )
         + (f"; held {r['held']}" if r["held"] else "")
-        + (f" (+{r['errors_outside_window']} outside the window)"
-           if r["errors_outside_window"] else ""))
+        + (
+            f" (+{r['errors_outside_window']} outside the window)"
+            if r["errors_outside_window"]
+            else ""
+        )
+    )
     if r["pool_wait_s"] > 1:
-        lines.append(f"    ! users waited {r['pool_wait_s']} s in all for a customer with SMS "
-                     f"budget left ({r['customers_exhausted']} customers used up): raise "
-                     "--customers")
+        lines.append(
+            f"    ! users waited {r['pool_wait_s']} s in all for a customer with SMS "
+            f"budget left ({r['customers_exhausted']} customers used up): raise "
+            "--customers"
+        )
     if r["activity"]:
         lines.append("    backends: " + ", ".join(f"{s}% {w}" for w, s in r["activity"][:5]))
     if r["profile_errors"]:
@@ -375,9 +526,11 @@ def describe_http(r: dict) -> str:
 
 
 def describe_pgbench(r: dict) -> str:
-    return (f"  pgbench TPC-B      {r['tps']:>7.1f} tx/s  p50 {r['p50_ms']} ms  p99 "
-            f"{r['p99_ms']} ms  failed {r['failed']}  | server CPU/tx "
-            f"{_per(r['server_cpu_s'], r['transactions'])} ms")
+    return (
+        f"  pgbench TPC-B      {r['tps']:>7.1f} tx/s  p50 {r['p50_ms']} ms  p99 "
+        f"{r['p99_ms']} ms  failed {r['failed']}  | server CPU/tx "
+        f"{_per(r['server_cpu_s'], r['transactions'])} ms"
+    )
 
 
 def summarise(runs: list[dict], args) -> list[dict]:
@@ -386,28 +539,37 @@ def summarise(runs: list[dict], args) -> list[dict]:
         web = [r for r in runs if r["kind"] == "http" and r["connections"] == c]
         pgb = [r for r in runs if r["kind"] == "pgbench" and r["clients"] == c]
         tps, pg_tps = _median([r["tps"] for r in web]), _median([r["tps"] for r in pgb])
-        rows.append({
-            "connections": c, "runs": len(web), "transfers_per_s": tps,
-            "p50_ms": _median([r["transfer_ms"].get("p50") for r in web]),
-            "p95_ms": _median([r["transfer_ms"].get("p95") for r in web]),
-            "p99_ms": _median([r["transfer_ms"].get("p99") for r in web]),
-            "mean_ms": _median([r["transfer_ms"].get("mean") for r in web]),
-            "request_mean_ms": _median([r["all_requests_ms"].get("mean") for r in web]),
-            "errors": sum(sum(r["errors"].values()) for r in web),
-            "statements_per_transfer": _median([r.get("statements", {}).get(
-                "bank_per_transfer") for r in web]),
-            "pgbench_tps": pg_tps,
-            "ratio": round(tps / pg_tps, 4) if tps and pg_tps else None,
-        })
+        rows.append(
+            {
+                "connections": c,
+                "runs": len(web),
+                "transfers_per_s": tps,
+                "p50_ms": _median([r["transfer_ms"].get("p50") for r in web]),
+                "p95_ms": _median([r["transfer_ms"].get("p95") for r in web]),
+                "p99_ms": _median([r["transfer_ms"].get("p99") for r in web]),
+                "mean_ms": _median([r["transfer_ms"].get("mean") for r in web]),
+                "request_mean_ms": _median([r["all_requests_ms"].get("mean") for r in web]),
+                "errors": sum(sum(r["errors"].values()) for r in web),
+                "statements_per_transfer": _median(
+                    [r.get("statements", {}).get("bank_per_transfer") for r in web]
+                ),
+                "pgbench_tps": pg_tps,
+                "ratio": round(tps / pg_tps, 4) if tps and pg_tps else None,
+            }
+        )
     return rows
 
 
 def print_table(rows: list[dict], repeat: int) -> None:
     title = f"median of {repeat} runs" if repeat > 1 else "one run"
-    _log(f"\nSummary ({title}; ms per transfer = its HTTP requests' time; ratio = transfers/s "
-         "/ pgbench tx/s)")
-    head = (f"{'conns':>6} {'transfers/s':>11} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8} "
-            f"{'req mean':>8} {'errors':>6} {'pgbench':>8} {'ratio':>7}")
+    _log(
+        f"\nSummary ({title}; ms per transfer = its HTTP requests' time; ratio = transfers/s "
+        "/ pgbench tx/s)"
+    )
+    head = (
+        f"{'conns':>6} {'transfers/s':>11} {'p50':>8} {'p95':>8} {'p99':>8} {'mean':>8} "
+        f"{'req mean':>8} {'errors':>6} {'pgbench':>8} {'ratio':>7}"
+    )
     _log(head)
     _log("-" * len(head))
 
@@ -415,12 +577,16 @@ def print_table(rows: list[dict], repeat: int) -> None:
         return f"{v:>{w}.{d}f}" if v is not None else f"{'-':>{w}}"
 
     for r in rows:
-        _log(f"{r['connections']:>6} {f(r['transfers_per_s'], 11)} {f(r['p50_ms'], 8, 0)} "
-             f"{f(r['p95_ms'], 8, 0)} {f(r['p99_ms'], 8, 0)} {f(r['mean_ms'], 8, 0)} "
-             f"{f(r['request_mean_ms'], 8, 0)} {r['errors']:>6} {f(r['pgbench_tps'], 8)} "
-             f"{f(r['ratio'], 7, 4)}")
-    _log("Standards' bar: 1 000 concurrent users at 1 288.9 transfers/s with mean response "
-         "<= 1.1 s; >= 1 200 concurrent with simple operations <= 1 s, complex <= 2 s.")
+        _log(
+            f"{r['connections']:>6} {f(r['transfers_per_s'], 11)} {f(r['p50_ms'], 8, 0)} "
+            f"{f(r['p95_ms'], 8, 0)} {f(r['p99_ms'], 8, 0)} {f(r['mean_ms'], 8, 0)} "
+            f"{f(r['request_mean_ms'], 8, 0)} {r['errors']:>6} {f(r['pgbench_tps'], 8)} "
+            f"{f(r['ratio'], 7, 4)}"
+        )
+    _log(
+        "Standards' bar: 1 000 concurrent users at 1 288.9 transfers/s with mean response "
+        "<= 1.1 s; >= 1 200 concurrent with simple operations <= 1 s, complex <= 2 s."
+    )
 
 
 def verify(url: str) -> dict:
@@ -429,11 +595,17 @@ def verify(url: str) -> dict:
     out = {}
     for what in ("ledger", "audit"):
         t = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "wangyin.cli", what, "verify"],  # noqa: S603
-                              env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "wangyin.cli", what, "verify"],  # noqa: S603
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         text = (proc.stdout + proc.stderr).strip()
-        _log(f"[verify] wangyin {what} verify ({time.monotonic() - t:.1f} s): "
-             f"{'OK' if proc.returncode == 0 else 'FAILED'}\n  " + text.replace("\n", "\n  "))
+        _log(
+            f"[verify] wangyin {what} verify ({time.monotonic() - t:.1f} s): "
+            f"{'OK' if proc.returncode == 0 else 'FAILED'}\n  " + text.replace("\n", "\n  ")
+        )
         out[what] = {"ok": proc.returncode == 0, "output": text[-4000:]}
     return out
 
@@ -449,8 +621,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("WANGYIN_LOG_LEVEL", "WARNING")
     app_conns = args.workers * args.threads + 10
     need = (0 if args.no_pgbench else max(args.connections)) + app_conns + 10
-    target, settings = open_server(args.pgdata, max_connections=max(args.max_connections, need),
-                                   need=need, statements=args.statements)
+    target, settings = open_server(
+        args.pgdata,
+        max_connections=max(args.max_connections, need),
+        need=need,
+        statements=args.statements,
+    )
 
     prepare_database(args, target)
     url = target.database_url(args.db)
@@ -477,13 +653,19 @@ def main(argv: list[str] | None = None) -> int:
         t = time.monotonic()
         bench_server.recreate_database(target, args.pgbench_db)
         bench_pgbench.initialise(target, args.pgbench_db, args.pgbench_scale)
-        _log(f"[pgbench] {args.pgbench_db}: initialised at scale {args.pgbench_scale} "
-             f"({time.monotonic() - t:.1f} s)")
+        _log(
+            f"[pgbench] {args.pgbench_db}: initialised at scale {args.pgbench_scale} "
+            f"({time.monotonic() - t:.1f} s)"
+        )
 
-    app = bench_appserver.AppServer(server=args.server, workers=args.workers,
-                                    threads=args.threads, port=args.port,
-                                    env=bench_appserver.server_env(url),
-                                    sms_worker=not args.no_sms_worker)
+    app = bench_appserver.AppServer(
+        server=args.server,
+        workers=args.workers,
+        threads=args.threads,
+        port=args.port,
+        env=bench_appserver.server_env(url),
+        sms_worker=not args.no_sms_worker,
+    )
     runs: list[dict] = []
     cpu = bench_probe.ServerCpu(bench_probe.postmaster_pid(target.conninfo("postgres")))
     load = os.getloadavg()
@@ -495,18 +677,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app.start()
         app.warm(["/healthz"])
-        _log(f"[bank] {args.server}: {args.workers} workers x {args.threads} threads at "
-             f"{app.url}; SMS worker {'on' if app.sms_worker else 'off'}")
-        _log(f"[machine] {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f}; "
-             f"{args.duration:g} s per phase")
+        _log(
+            f"[bank] {args.server}: {args.workers} workers x {args.threads} threads at "
+            f"{app.url}; SMS worker {'on' if app.sms_worker else 'off'}"
+        )
+        _log(
+            f"[machine] {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f}; "
+            f"{args.duration:g} s per phase"
+        )
         for rep in range(args.repeat):
             for c in args.connections:
-                _log(f"\n== {c} concurrent connections"
-                     + (f" (run {rep + 1}/{args.repeat})" if args.repeat > 1 else ""))
+                _log(
+                    f"\n== {c} concurrent connections"
+                    + (f" (run {rep + 1}/{args.repeat})" if args.repeat > 1 else "")
+                )
                 if not args.no_pgbench:
                     bench_server.checkpoint(target)
-                    r = run_pgbench_phase(target, args.pgbench_db, c, args.pgbench_threads,
-                                          args.duration, cpu)
+                    r = run_pgbench_phase(
+                        target, args.pgbench_db, c, args.pgbench_threads, args.duration, cpu
+                    )
                     runs.append({"kind": "pgbench", "repeat": rep, **r})
                     _log(describe_pgbench(r))
                 # Fresh sessions (the customers signed in again, before timing) and SMS
@@ -521,13 +710,22 @@ def main(argv: list[str] | None = None) -> int:
                 bench_server.checkpoint(target)
                 if counting:
                     bench_server.statements_reset(target, args.db)
-                r = run_http_phase(args, target, app, bench_web.as_dicts(customers), texts, c,
-                                   cpu,
-                                   seed=args.seed + 7919 * rep + c, profile_to=profile_to)
+                r = run_http_phase(
+                    args,
+                    target,
+                    app,
+                    bench_web.as_dicts(customers),
+                    texts,
+                    c,
+                    cpu,
+                    seed=args.seed + 7919 * rep + c,
+                    profile_to=profile_to,
+                )
                 profile_to = None
                 if counting:
                     r["statements"] = statements_per_transfer(
-                        bench_server.statements_read(target, args.db), r["completed_total"])
+                        bench_server.statements_read(target, args.db), r["completed_total"]
+                    )
                 runs.append({"kind": "http", "repeat": rep, **r})
                 _log(describe_http(r))
     finally:
@@ -537,17 +735,25 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, args.repeat)
     verdict = verify(url)
     if args.profile:
-        _log("[profile] py-spy raw stacks: var/bench-transfers-profile-<pid>.txt "
-             "(summarise with bench/profile_summary.py)")
+        _log(
+            "[profile] py-spy raw stacks: var/bench-transfers-profile-<pid>.txt "
+            "(summarise with bench/profile_summary.py)"
+        )
     payload = {
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_s": round(time.monotonic() - began, 1),
         "machine": {"cpus": os.cpu_count(), "loadavg_at_start": [round(x, 2) for x in load]},
         "server": {"embedded": target.embedded, **settings},
-        "bank": {"server": args.server, "workers": args.workers, "threads": args.threads,
-                 "sms_worker": not args.no_sms_worker},
+        "bank": {
+            "server": args.server,
+            "workers": args.workers,
+            "threads": args.threads,
+            "sms_worker": not args.no_sms_worker,
+        },
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "summary": rows, "runs": runs, "verify": verdict,
+        "summary": rows,
+        "runs": runs,
+        "verify": verdict,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
