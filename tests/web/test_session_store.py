@@ -31,3 +31,20 @@ def test_a_deleted_session_is_not_written_back():
     with pytest.raises(UpdateError):
         store.save()
     assert not Session.objects.exists()
+
+
+def test_a_session_is_read_in_one_statement_until_it_expires(django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    store = SessionStore()
+    store["sid"] = "abc"
+    store.save(must_create=True)
+    with django_assert_num_queries(1):
+        assert SessionStore(store.session_key).load() == {"sid": "abc"}
+    Session.objects.filter(session_key=store.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1))
+    expired = SessionStore(store.session_key)
+    assert expired.load() == {} and expired.session_key is None
+    assert SessionStore("no-such-key").load() == {}

@@ -236,8 +236,9 @@ def transfer_quote(*, user: ChannelUser, instruction: Instruction, device_id: st
 
 
 def _existing(person_id: int, idempotency_key: str, instruction: Instruction):
-    transfer = (Transfer.objects.select_related("debit_account", "credit_account", "payee_bank")
-                .filter(person_id=person_id, idempotency_key=idempotency_key).first())
+    # Almost always none: a replay (rare) reads its payee bank when it needs it.
+    transfer = Transfer.objects.filter(person_id=person_id,
+                                       idempotency_key=idempotency_key).first()
     if transfer is not None:
         bank = "" if directory.is_this_bank(instruction.payee_bank) else instruction.payee_bank
         same = (transfer.debit_account_id == instruction.debit_account_id
