@@ -159,6 +159,34 @@ def test_a_large_payment_under_another_name_settles_then_comes_back(payer, at, s
     _ok()
 
 
+@pytest.mark.req("FP-03")
+def test_a_returned_payment_has_a_receipt_of_its_own(payer, at, settings):
+    from wangyin.core import clock
+    from wangyin.payments.receipts import transfer_receipt
+    from wangyin.receipts import services as receipts
+
+    now = clock.now()  # receipts are signed now, within the signing certificate's validity
+
+    settings.CLEARING_IBPS_MAX_FEN = 100_000
+    user, account = payer
+    transfer = pay(user, order(account, name="赵七"), at)
+    settlement.clearing_send(message_id=ClearingMessage.objects.get(transfer=transfer).pk,
+                             now=at)
+    sandbox.run_due(now=at + timedelta(minutes=1))  # settled: the payment's receipt
+    paid = transfer_receipt(person_id=user.person_id, transfer_id=transfer.pk,
+                            actor=user.actor, ip=None, at=now)
+    sandbox.run_due(now=at + timedelta(minutes=2))  # returned by the payee's bank
+    back = transfer_receipt(person_id=user.person_id, transfer_id=transfer.pk,
+                            actor=user.actor, ip=None, at=now)
+    assert back.pk != paid.pk and back.reference == f"transfer:{transfer.pk}:return"
+    fields = {f["key"]: f["value"] for f in back.data["fields"]}
+    assert fields["status"] == "已退回" and fields["return_reason"] == sandbox.NAME_MISMATCH
+    assert {f["key"]: f["value"] for f in paid.data["fields"]}["status"] == "交易成功"
+    for receipt in (paid, back):  # the first stays genuine: the return is a new event
+        verdict = receipts.receipt_verify_code(code=receipt.code, ip=None, at=now)
+        assert verdict.genuine and verdict.receipt.pk == receipt.pk
+
+
 @pytest.mark.req("DT-05")
 def test_every_clearing_event_is_applied_once(payer, at):
     user, account = payer

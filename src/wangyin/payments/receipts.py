@@ -23,6 +23,8 @@ from wangyin.receipts.services import ACCOUNT, HIDDEN, NAME, Field
 RECEIPT_STATUSES = {
     TransferStatus.DONE: ("交易成功", "Successful"),
     TransferStatus.RELEASED: ("交易成功", "Successful"),
+    # Paid out, then given back by the payee's bank: its own receipt (退汇回单) says so.
+    TransferStatus.RETURNED: ("已退回", "Returned"),
 }
 CHANNEL = ("网上银行", "Internet banking")
 CURRENCIES = {"CNY": ("人民币", "CNY")}
@@ -66,7 +68,17 @@ def transfer_fields(transfer: Transfer) -> list[Field]:
               timezone.localtime(transfer.created_at).strftime("%Y-%m-%d %H:%M:%S")),
         Field("channel", "交易渠道", "Channel", CHANNEL[0], value_en=CHANNEL[1]),
         Field("status", "交易状态", "Status", status, value_en=status_en),
+        *_returned_fields(transfer),
     ]
+
+
+def _returned_fields(transfer: Transfer) -> list[Field]:
+    if transfer.status != TransferStatus.RETURNED:
+        return []
+    back = timezone.localtime(transfer.reversal_journal.posted_at)
+    return [Field("returned_at", "退回时间", "Returned at", back.strftime("%Y-%m-%d %H:%M:%S")),
+            Field("return_reason", "退回原因", "Reason", transfer.return_reason or "—",
+                  wide=True)]
 
 
 @transaction.atomic
@@ -77,13 +89,18 @@ def transfer_receipt(*, person_id: int, transfer_id: int, actor: str, ip: str | 
     (it looks like none) or whose money has not moved."""
     transfer = (Transfer.objects
                 .select_related("debit_account__person", "debit_account__company",
-                                "payee_bank")
+                                "payee_bank", "reversal_journal")
                 .filter(pk=transfer_id, person_id=person_id).first())
     if transfer is None or not receipt_available(transfer):
         raise ReceiptNotAvailable(extra={"transfer": transfer_id})
-    receipt = receipts.receipt_issue(reference=f"transfer:{transfer.pk}",
-                                     title="转账电子回单", title_en="Transfer receipt",
-                                     fields=transfer_fields(transfer), actor=actor, at=at)
+    # A returned payment is a second event: its receipt is a receipt of its own, whether or
+    # not the customer took the payment's receipt while it stood.
+    returned = transfer.status == TransferStatus.RETURNED
+    receipt = receipts.receipt_issue(
+        reference=f"transfer:{transfer.pk}" + (":return" if returned else ""),
+        title="退汇电子回单" if returned else "转账电子回单",
+        title_en="Returned payment receipt" if returned else "Transfer receipt",
+        fields=transfer_fields(transfer), actor=actor, at=at)
     audit.record(actor=actor, action="payments.receipt.downloaded",
                  target=f"transfer:{transfer.pk}", ip=ip, occurred_at=at,
                  details={"receipt": receipt.number, "first": not receipt.replayed})
