@@ -83,3 +83,47 @@ def credited(transfer: Transfer, *, actor: str, at: datetime) -> None:
                 "payer": mask_name(payer.name)},
         sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{_when(at)}转入"
             f"{_yuan(transfer.amount_fen)}，付款人{mask_name(payer.name)}。")
+
+
+def returned(transfer: Transfer, *, reason: str, actor: str, at: datetime) -> None:
+    """An interbank payment refused or returned: the money is back in the payer's account."""
+    payer = transfer.debit_account.person
+    if payer is None:
+        return
+    tail, payee = transfer.debit_account.number[-4:], mask_name(transfer.payee_name)
+    paid_on = timezone.localtime(transfer.created_at)
+    notify.notice_send(
+        person=payer, kind="funds.returned", actor=actor, at=at,
+        ref=f"transfer:{transfer.pk}", sms_purpose="payments.returned",
+        params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": payee,
+                "reason": reason, "date": paid_on.date().isoformat()},
+        sms=f"{settings.SMS_SIGNATURE}您{paid_on:%m月%d日}向{payee}的跨行转账"
+            f"{_yuan(transfer.amount_fen)}未能入账（{reason}），"
+            f"款项已于{_when(at)}退回您尾号{tail}的账户。")
+
+
+def credited_from_other_bank(account, *, amount_fen: int, payer_name: str, actor: str,
+                             at: datetime) -> None:
+    """A credit from another bank into a personal account here."""
+    if not account.person_id:
+        return
+    tail, payer = account.number[-4:], mask_name(payer_name)
+    after = Account.objects.get(pk=account.ledger_account_id)
+    notify.notice_send(
+        person=account.person, kind="funds.credit", actor=actor, at=at,
+        sms_purpose="payments.credit",
+        params={"tail": tail, "amount_fen": amount_fen, "payer": payer},
+        sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{_when(at)}跨行转入{_yuan(amount_fen)}，"
+            f"付款人{payer}，余额{format_money(after.balance_money)}。")
+
+
+def order_failed(order, *, run_date, reason: str, actor: str, at: datetime) -> None:
+    """A scheduled or recurring transfer that could not be paid on ``run_date``."""
+    payee = mask_name(order.payee_name)
+    notify.notice_send(
+        person=order.user.person, kind="funds.order_failed", actor=actor, at=at,
+        sms_purpose="payments.order_failed",
+        params={"amount_fen": order.amount_fen, "payee": payee,
+                "date": run_date.isoformat(), "reason": reason},
+        sms=f"{settings.SMS_SIGNATURE}您{run_date:%m月%d日}向{payee}的预约转账"
+            f"{_yuan(order.amount_fen)}未能执行：{reason}")

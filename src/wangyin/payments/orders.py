@@ -28,10 +28,9 @@ from wangyin.authn import services as authn
 from wangyin.authn.errors import DigestMismatch, NotAuthorised
 from wangyin.authn.keydata import new_nonce
 from wangyin.core.errors import DomainError
-from wangyin.core.masking import mask_account, mask_name
-from wangyin.core.money import Money, format_money
+from wangyin.core.masking import mask_account
 from wangyin.identity.models import ChannelUser
-from wangyin.notify import services as notify
+from wangyin.payments import alerts
 from wangyin.payments import services as payments
 from wangyin.payments.errors import InstructionChanged, OrderNotFound, ScheduleInvalid
 from wangyin.payments.models import Frequency, OrderStatus, StandingOrder, Transfer
@@ -234,11 +233,5 @@ def _failed(order: StandingOrder, exc: DomainError, run_date: date, now: datetim
                  details={"date": run_date.isoformat(), "code": exc.code})
     with translation.override(settings.LANGUAGE_CODE):
         reason = str(exc.message)
-    notify.notice_send(
-        person=order.user.person, kind="funds.order_failed", actor="system:orders", at=now,
-        sms_purpose="payments.order_failed",
-        params={"amount_fen": order.amount_fen, "payee": mask_name(order.payee_name),
-                "date": run_date.isoformat(), "reason": reason},
-        sms=f"{settings.SMS_SIGNATURE}您{run_date:%m月%d日}向"
-        f"{mask_name(order.payee_name)}的预约转账{format_money(Money(order.amount_fen))}"
-        f"未能执行：{reason}")
+    alerts.order_failed(order, run_date=run_date, reason=reason, actor="system:orders",
+                        at=now)

@@ -29,14 +29,13 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from wangyin.audit import services as audit
-from wangyin.core.masking import mask_account, mask_name
-from wangyin.core.money import Money, format_money
+from wangyin.core.masking import mask_account
+from wangyin.core.money import Money
 from wangyin.customers import selectors as customers
 from wangyin.ledger import services as ledger
 from wangyin.ledger.errors import DuplicateAccountNumber
 from wangyin.ledger.models import Account, AccountKind, AccountStatus, JournalType, NormalSide
-from wangyin.notify import services as notify
-from wangyin.payments import clearing
+from wangyin.payments import alerts, clearing
 from wangyin.payments.clearing import ClearingUnavailable, Event, Message
 from wangyin.payments.models import (
     ClearingMessage,
@@ -228,20 +227,7 @@ def _refund(message: ClearingMessage, reason: str, now: datetime, *, rejected: b
                  target=f"transfer:{transfer.pk}", occurred_at=now,
                  details={"msg_id": message.msg_id, "rejected": rejected, "reason": reason,
                           "amount_fen": transfer.amount_fen})
-    payer = transfer.debit_account.person
-    if payer is not None:
-        local = timezone.localtime(now).strftime("%m月%d日%H:%M")
-        tail = transfer.debit_account.number[-4:]
-        notify.notice_send(
-            person=payer, kind="funds.returned", actor=ACTOR, at=now,
-            ref=f"transfer:{transfer.pk}", sms_purpose="payments.returned",
-            params={"tail": tail, "amount_fen": transfer.amount_fen,
-                    "payee": mask_name(transfer.payee_name), "reason": reason,
-                    "date": timezone.localdate(transfer.created_at).isoformat()},
-            sms=f"{settings.SMS_SIGNATURE}您{timezone.localtime(transfer.created_at):%m月%d日}"
-                f"向{mask_name(transfer.payee_name)}的跨行转账"
-                f"{format_money(Money(transfer.amount_fen))}未能入账（{reason}），"
-                f"款项已于{local}退回您尾号{tail}的账户。")
+    alerts.returned(transfer, reason=reason, actor=ACTOR, at=now)
     return "rejected" if rejected else "returned"
 
 
@@ -283,17 +269,9 @@ def _incoming(event: Event, now: datetime) -> str:
             return "duplicate"
         if reason:
             _return_incoming(incoming, reason, now)
-        elif account.person_id:
-            after = Account.objects.get(pk=account.ledger_account_id)
-            notify.notice_send(
-                person=account.person, kind="funds.credit", actor=ACTOR, at=now,
-                sms_purpose="payments.credit",
-                params={"tail": account.number[-4:], "amount_fen": event.amount_fen,
-                        "payer": mask_name(event.payer_name)},
-                sms=f"{settings.SMS_SIGNATURE}您尾号{account.number[-4:]}的账户"
-                    f"{timezone.localtime(now):%m月%d日%H:%M}跨行转入"
-                    f"{format_money(Money(event.amount_fen))}，付款人"
-                    f"{mask_name(event.payer_name)}，余额{format_money(after.balance_money)}。")
+        else:
+            alerts.credited_from_other_bank(account, amount_fen=event.amount_fen,
+                                            payer_name=event.payer_name, actor=ACTOR, at=now)
         audit.record(actor=ACTOR, action="payments.clearing.incoming",
                      target=f"incoming:{incoming.pk}", occurred_at=now,
                      details={"msg_id": event.msg_id, "status": incoming.status,

@@ -37,6 +37,15 @@ def _fresh(request, name: str) -> dict | None:
     return pending
 
 
+def _confirm_page(request, pending: dict, *, title, cancel: str, error: str):
+    """The step-up page of a change: what it confirms (``pending["shown"]``) and the
+    fields of its factors; 400 after a failed attempt."""
+    return stepup.camera_if_asked(render(request, "web/stepup_confirm.html", {
+        "title": title, "rows": pending["shown"], "error": error, "cancel": cancel,
+        **stepup.factor_context(pending, request.customer.person.masked_phone)},
+        status=400 if error else 200), pending)
+
+
 @require_http_methods(["GET", "HEAD"])
 @customer_required
 def payee_list(request):
@@ -106,10 +115,8 @@ def payee_confirm(request):
             request.session.pop(PENDING_PAYEE, None)
             request.session[NOTICE] = str(_("The payee is in your payee book."))
             return redirect("payees")
-    return stepup.camera_if_asked(render(request, "web/stepup_confirm.html", {
-        "title": _("Add a payee"), "rows": pending["shown"], "error": error,
-        "cancel": "payees", **stepup.factor_context(pending, user.person.masked_phone)},
-        status=400 if error else 200), pending)
+    return _confirm_page(request, pending, title=_("Add a payee"), cancel="payees",
+                         error=error)
 
 
 def _entry_call(request, call, payee_id: int, **kwargs):
@@ -202,11 +209,8 @@ def mobile_receiving_confirm(request):
             request.session.pop(PENDING_MOBILE, None)
             request.session[NOTICE] = str(_("Others can now pay you with your mobile number."))
             return redirect("mobile_receiving")
-    return stepup.camera_if_asked(render(request, "web/stepup_confirm.html", {
-        "title": _("Receive transfers by mobile number"), "rows": pending["shown"],
-        "error": error, "cancel": "mobile_receiving",
-        **stepup.factor_context(pending, user.person.masked_phone)},
-        status=400 if error else 200), pending)
+    return _confirm_page(request, pending, title=_("Receive transfers by mobile number"),
+                         cancel="mobile_receiving", error=error)
 
 
 @require_POST
