@@ -19,6 +19,17 @@ def at():
     return datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _calendar_cache():
+    """The business calendar caches a year's days in the process, while a test's rows are
+    rolled back after it: no test sees another's calendar."""
+    from wangyin.core import calendar
+
+    calendar.cache_clear()
+    yield
+    calendar.cache_clear()
+
+
 @pytest.fixture
 def later(at):
     return at + timedelta(minutes=5)

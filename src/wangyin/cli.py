@@ -9,6 +9,7 @@
     wangyin token code|answer  the demo customer's tokens, played in software
     wangyin face register    the face-verification sandbox: a customer's ID photo
     wangyin banks load       the bank directory (CNAPS bank codes) from a CSV file
+    wangyin calendar load|show  the business calendar (public holidays, make-up working days)
     wangyin clearing ...     interbank clearing: reconcile; the sandbox (run, incoming)
     wangyin manage ARGS...   any Django management command
 """
@@ -186,6 +187,44 @@ def banks_load(file: str | None) -> None:
         click.echo(str(exc), err=True)
         sys.exit(2)
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@main.group("calendar", help="The bank's business calendar: public holidays and make-up "
+            "working days (调休).")
+def calendar_group() -> None:
+    pass
+
+
+@calendar_group.command("load", help="Load the calendar from FILE (CSV: date,working,name; "
+                        "default: the shipped calendar-cn.csv). All or nothing; the file "
+                        "replaces every year it names. Running it twice changes nothing.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+def calendar_load(file: str | None) -> None:
+    _django()
+    from wangyin.core import calendar
+
+    try:
+        counts = calendar.calendar_load(file or calendar.SHIPPED_CALENDAR)
+    except calendar.CalendarError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@calendar_group.command("show", help="Print the holidays and make-up working days of YEAR.")
+@click.argument("year", type=click.IntRange(1900, 2999))
+def calendar_show(year: int) -> None:
+    _django()
+    from wangyin.core import calendar
+
+    days = calendar.calendar_year(year)
+    if not days:
+        click.echo(f"no days loaded for {year}: Monday to Friday are taken as working days")
+        sys.exit(1)
+    weekdays = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    for day in days:
+        click.echo(f"{day.date.isoformat()} {weekdays[day.date.weekday()]} "
+                   f"{'working' if day.working else 'holiday'} {day.name}")
 
 
 @main.group(help="Interbank clearing.")

@@ -174,13 +174,14 @@ REMOTE_ACCOUNT_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_REMOTE_DAILY_FEN", st
 # real one; docs/operations.md) or "http" (the bank's front-end processor at
 # WANGYIN_CLEARING_URL, messages signed with the HMAC key WANGYIN_CLEARING_KEY). Routing:
 # up to the real-time limit through IBPS (24/7); above it through HVPS in its operating
-# hours (ISO weekdays, local time), otherwise BEPS. The GL accounts the money goes through.
+# hours (local time) on the bank's working days (``core.calendar``: public holidays and
+# make-up working days, loaded by ``wangyin calendar load``), otherwise BEPS. The GL
+# accounts the money goes through.
 BANK_CNAPS_CODE = os.environ.get("WANGYIN_BANK_CNAPS", "319428000010")
 CLEARING_ADAPTER = os.environ.get("WANGYIN_CLEARING", "sandbox")
 CLEARING_URL = os.environ.get("WANGYIN_CLEARING_URL", "")
 CLEARING_IBPS_MAX_FEN = int(os.environ.get("WANGYIN_IBPS_MAX_FEN", str(50_000 * 100)))
 CLEARING_HVPS_HOURS = os.environ.get("WANGYIN_HVPS_HOURS", "08:30-17:15")
-CLEARING_HVPS_DAYS = os.environ.get("WANGYIN_HVPS_DAYS", "12345")
 CLEARING_SUSPENSE_ACCOUNT = os.environ.get("WANGYIN_CLEARING_SUSPENSE", "GL30010001")
 CLEARING_RESERVE_ACCOUNT = os.environ.get("WANGYIN_CLEARING_RESERVE", "GL10030001")
 # The reconciliation job acts on a message still queued, or sent and unanswered, this

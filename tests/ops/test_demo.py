@@ -1,5 +1,7 @@
 """The demo bank loads through the services, verifies clean and loads idempotently."""
 
+from datetime import date
+
 import pytest
 from django.core.management import call_command
 
@@ -45,6 +47,8 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
     assert directory.bank_by_code("102428000013") is not None
     assert {o["name"] for o in first.other_banks} == {"赵六", "孙红", "陈七"}
     assert settlement.suspense_difference() == 0
+    from wangyin.core import calendar
+    assert calendar.year_loaded(2026) and not calendar.is_working_day(date(2026, 10, 1))
     from wangyin.authn.tokens import tokens_of
     zhangwei = Person.objects.get(channel_users__login_name="zhangwei")
     assert {t.kind for t in tokens_of(zhangwei)} == {"TOTP", "OCRA"}

@@ -2,7 +2,7 @@
 routing, the suspense account, settlement, rejections and returns with reversing journals,
 credits from other banks, idempotent events, the reconciliation job after crashes."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,6 +70,28 @@ def _ok():
 ])
 def test_routing_by_amount_and_operating_hours(yuan, when, channel):
     assert clearing.route(Money.from_yuan(yuan).fen, when) == channel
+
+
+@pytest.fixture
+def business_calendar():
+    from wangyin.core import calendar
+
+    calendar.calendar_load()
+
+
+@pytest.mark.req("FP-03")
+@pytest.mark.parametrize(("when", "channel"), [
+    (datetime(2026, 10, 1, 10, 0, tzinfo=BEIJING), "BEPS"),  # 国庆节 on a Thursday: closed
+    (datetime(2026, 10, 10, 10, 0, tzinfo=BEIJING), "HVPS"),  # make-up Saturday: open
+    (datetime(2026, 10, 10, 17, 15, tzinfo=BEIJING), "BEPS"),  # ... in its hours only
+    (datetime(2026, 11, 2, 10, 0, tzinfo=BEIJING), "HVPS"),  # an ordinary Monday
+    (datetime(2026, 11, 1, 10, 0, tzinfo=BEIJING), "BEPS"),  # an ordinary Sunday
+    (datetime(2026, 10, 1, 3, 0, tzinfo=UTC), "BEPS"),  # 11:00 in Beijing on 国庆节
+])
+def test_large_payments_follow_the_business_calendar(business_calendar, when, channel,
+                                                     settings):
+    assert clearing.route(settings.CLEARING_IBPS_MAX_FEN + 1, when) == channel
+    assert clearing.route(settings.CLEARING_IBPS_MAX_FEN, when) == "IBPS"  # 24/7
 
 
 @pytest.mark.req("FP-03", "TX-01", "TX-09")

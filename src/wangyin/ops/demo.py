@@ -113,6 +113,7 @@ def load_demo(*, now: datetime | None = None, history_size: int = HISTORY_SIZE) 
     _logins(now, people, result)
     _face(now, people[1], result)
     _other_banks(result)
+    _calendar(result)
     _mobile_receiving(now, people[1], result)
     return result
 
@@ -145,6 +146,16 @@ def _other_banks(result: DemoResult) -> None:
         bank = directory.bank_by_code(code)
         result.other_banks.append({"bank": bank.name if bank else code, "account": number,
                                    "name": name, "closed": closed})
+
+
+def _calendar(result: DemoResult) -> None:
+    """The business calendar shipped with the code (data, ``wangyin calendar load``)."""
+    from wangyin.core import calendar
+
+    counts = calendar.calendar_load()
+    if counts["added"] or counts["updated"] or counts["removed"]:
+        result.created.append(f"business calendar ({counts['added']} days added, "
+                              f"{counts['updated']} updated, {counts['removed']} removed)")
 
 
 def demo_credentials() -> dict:

@@ -24,6 +24,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils import timezone
 
+from wangyin.core import calendar
 from wangyin.core.keys import load_secret
 from wangyin.payments.models import Channel
 
@@ -113,11 +114,11 @@ class ClearingPort(Protocol):
 
 
 def _hvps_open(at: datetime) -> bool:
+    """HVPS runs on the bank's working days (public holidays closed, make-up working days
+    open: ``core.calendar``) within its operating hours, local time."""
     local = timezone.localtime(at)
-    if str(local.isoweekday()) not in settings.CLEARING_HVPS_DAYS:
-        return False
     start, end = (time.fromisoformat(x) for x in settings.CLEARING_HVPS_HOURS.split("-"))
-    return start <= local.time() < end
+    return start <= local.time() < end and calendar.is_working_day(local.date())
 
 
 def route(amount_fen: int, at: datetime) -> str:
