@@ -10,6 +10,7 @@
     wangyin face register    the face-verification sandbox: a customer's ID photo
     wangyin banks load       the bank directory (CNAPS bank codes) from a CSV file
     wangyin calendar load|show  the business calendar (public holidays, make-up working days)
+    wangyin fees [FILE]      check a transfer fee schedule and print what it charges
     wangyin clearing ...     interbank clearing: reconcile; the sandbox (run, incoming)
     wangyin manage ARGS...   any Django management command
 """
@@ -225,6 +226,37 @@ def calendar_show(year: int) -> None:
     for day in days:
         click.echo(f"{day.date.isoformat()} {weekdays[day.date.weekday()]} "
                    f"{'working' if day.working else 'holiday'} {day.name}")
+
+
+@main.command("fees", help="Check a transfer fee schedule FILE (default: the one in force, "
+              "WANGYIN_FEE_SCHEDULE) and print what it charges.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+def fees_check(file: str | None) -> None:
+    _django()
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    from wangyin.core.money import Money, format_money
+    from wangyin.payments import fees
+
+    try:
+        schedule = fees.parse(Path(file or settings.FEE_SCHEDULE_FILE).read_text("utf-8"))
+    except ImproperlyConfigured as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    def yuan(fen: int) -> str:
+        return format_money(Money(fen))
+
+    for (segment, kind), tiers in sorted(schedule.tiers.items()):
+        for tier in tiers or ():
+            upto = "any amount" if tier.up_to_fen is None else f"up to {yuan(tier.up_to_fen)}"
+            cap = "" if tier.max_fen is None else f", at most {yuan(tier.max_fen)}"
+            click.echo(f"{segment} {kind}: {upto}: {yuan(tier.fixed_fen)} + {tier.rate} "
+                       f"of the amount{cap}")
+        if not tiers:
+            click.echo(f"{segment} {kind}: free")
 
 
 @main.group(help="Interbank clearing.")

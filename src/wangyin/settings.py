@@ -169,6 +169,11 @@ CLASS_II_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_II_DAILY_FEN", str(10
 CLASS_III_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_III_DAILY_FEN", str(2_000 * 100)))
 # Accounts not opened face to face (ON-13): daily outward payments to others, in fen.
 REMOTE_ACCOUNT_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_REMOTE_DAILY_FEN", str(5_000 * 100)))
+# Transfer fees (``payments.fees``): the schedule file (TOML; the shipped one charges
+# personal customers nothing) and the GL account fees are credited to.
+FEE_SCHEDULE_FILE = os.environ.get(
+    "WANGYIN_FEE_SCHEDULE", str(Path(__file__).parent / "payments" / "data" / "fees.toml"))
+FEE_INCOME_ACCOUNT = os.environ.get("WANGYIN_FEE_INCOME", "GL60210001")
 # Interbank clearing (``payments.clearing``). This bank's CNAPS bank code; the adapter:
 # "sandbox" (the sandbox clearing system — settles in seconds, rejects and returns like the
 # real one; docs/operations.md) or "http" (the bank's front-end processor at

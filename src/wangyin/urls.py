@@ -51,6 +51,7 @@ urlpatterns = [
     path("transfers/<int:transfer_id>/receipt.pdf", receipts.transfer_receipt_pdf,
          name="transfer_receipt_pdf"),
     path("receipts/verify/", receipts.receipt_verify, name="receipt_verify"),
+    path("fees/", payments.fee_schedule, name="fee_schedule"),
     path("messages/", inbox.message_list, name="messages"),
     path("messages/read/", inbox.messages_read_all, name="messages_read_all"),
     path("messages/<int:notice_id>/", inbox.message_open, name="message"),

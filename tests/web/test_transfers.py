@@ -27,6 +27,7 @@ def test_transfer_with_an_sms_code_then_the_result(client, ready_customer, accou
     assert _form(client, mine, theirs).url == "/transfers/confirm/"
     page = client.get("/transfers/confirm/").content.decode()
     assert theirs.number in page and "李四" in page and "¥1,234.56" in page
+    assert '<dd id="confirm-fee">免费' in page  # the shipped schedule: personal is free
     assert 'name="code"' in page
     code = sms_code("authn.transfer.same_bank")
     wrong = client.post("/transfers/confirm/", {"code": f"{(int(code) + 1) % 10**6:06d}"})
@@ -40,6 +41,22 @@ def test_transfer_with_an_sms_code_then_the_result(client, ready_customer, accou
     # Resubmitting the confirmation (back button, double click) pays nothing more.
     again = client.post("/transfers/confirm/", {"code": code})
     assert again.url == "/transfers/new/" and Transfer.objects.count() == 1
+
+
+@pytest.mark.req("FP-03")
+def test_the_fee_is_shown_before_paying_and_on_the_result(client, ready_customer, accounts,
+                                                          tmp_path, settings):
+    schedule = tmp_path / "fees.toml"
+    schedule.write_text('[personal]\nSAME_BANK = [{ fee = "1.50" }]\n', encoding="utf-8")
+    settings.FEE_SCHEDULE_FILE = str(schedule)
+    mine, theirs = accounts
+    sign_in(client, "zhangwei_01", PASSWORD)
+    _form(client, mine, theirs)
+    page = client.get("/transfers/confirm/").content.decode()
+    assert '<dd id="confirm-fee">¥1.50' in page and 'href="/fees/"' in page
+    done = client.post("/transfers/confirm/", {"code": sms_code("authn.transfer.same_bank")})
+    assert '<dd class="amount" id="result-fee">¥1.50</dd>' in client.get(done.url).content.decode()
+    assert Transfer.objects.get().fee_journal.postings.count() == 2
 
 
 @pytest.mark.req("FP-03", "CS-09")

@@ -1,6 +1,6 @@
 """The canonical key data of an operation a customer confirms (TX-04, TX-06): what the
 step-up is bound to and what the executing service recomputes. Its digest covers the
-operation type, payee account, name and bank, amount, currency, the device and a single-use
+operation type, payee account, name and bank, amount, currency, fee, the device and a single-use
 server random drawn when the confirmation page is built."""
 
 from __future__ import annotations
@@ -29,17 +29,19 @@ class KeyData:
     currency: str = "CNY"
     payee_bank: str = ""  # the payee's bank (CNAPS code) when it is another bank
     schedule: str = ""  # a scheduled or recurring transfer's dates, e.g. "MONTHLY:…"
+    fee_fen: int = 0  # the fee quoted for a payment now (free: left out of the bytes)
 
     def __post_init__(self) -> None:
         if not self.operation or not self.device or len(self.nonce) < 16:
             raise ValueError("key data needs an operation, a device and a server nonce")
-        if self.amount_fen < 0:
+        if self.amount_fen < 0 or self.fee_fen < 0:
             raise ValueError("amounts are not negative")
 
     def canonical(self) -> bytes:
         """Sorted keys, no whitespace, UTF-8: one byte string per operation."""
         data = asdict(self)
-        for optional in ("payee_bank", "schedule"):  # unused: the bytes stay as they were
+        # Unused optional fields are left out: the bytes stay as they were before them.
+        for optional in ("payee_bank", "schedule", "fee_fen"):
             if not data[optional]:
                 del data[optional]
         return json.dumps(data, sort_keys=True, separators=(",", ":"),

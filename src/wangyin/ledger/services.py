@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from wangyin.audit import services as audit
 from wangyin.core.money import Money
@@ -113,6 +114,21 @@ def account_open(
         details={"account_number": number, "kind": kind, "currency": currency},
     )
     return account
+
+
+def gl_accounts(wanted: dict[str, tuple[str, str]], *, actor: str) -> dict[str, int]:
+    """The ledger ids of the bank's own (GL) accounts ``{number: (name, normal side)}``,
+    each opened on first use — no overdraft limit: they are the bank's books."""
+    found = dict(Account.objects.filter(number__in=list(wanted)).values_list("number", "pk"))
+    for number, (name, side) in wanted.items():
+        if number not in found:
+            try:
+                found[number] = account_open(number=number, name=name, kind=AccountKind.GL,
+                                             normal_side=side, overdraft_limit=None,
+                                             actor=actor, opened_at=timezone.now()).pk
+            except DuplicateAccountNumber:  # opened by a concurrent first use
+                found[number] = Account.objects.get(number=number).pk
+    return found
 
 
 def _set_status(*, account_id: int, status: str, action: str, actor: str, reason: str,

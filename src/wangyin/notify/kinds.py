@@ -37,6 +37,12 @@ KINDS: dict[str, Kind] = {
         _("%(amount)s was paid from your account ending %(tail)s to %(payee)s. "
           "Available balance: %(available)s. If this was not you, call the bank at once."),
         "tail", "amount_fen", "payee", "available_fen"),
+    "funds.debit_fee": _kind(
+        Category.FUNDS, _("Money paid out"),
+        _("%(amount)s was paid from your account ending %(tail)s to %(payee)s, with a fee "
+          "of %(fee)s. Available balance: %(available)s. If this was not you, call the bank "
+          "at once."),
+        "tail", "amount_fen", "fee_fen", "payee", "available_fen"),
     "funds.held": _kind(
         Category.FUNDS, _("Transfer held for review"),
         _("Your transfer of %(amount)s from the account ending %(tail)s to %(payee)s is "

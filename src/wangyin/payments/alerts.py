@@ -37,13 +37,16 @@ def debited(transfer: Transfer, *, actor: str, at: datetime, reviewed: bool = Fa
     tail, to = debit.number[-4:], payee_text(transfer)
     after = Account.objects.get(pk=debit.ledger_account_id)
     available = after.balance - after.held
+    params = {"tail": tail, "amount_fen": transfer.amount_fen, "payee": to,
+              "available_fen": available}
+    fee = ""
+    if transfer.fee_fen:
+        params["fee_fen"], fee = transfer.fee_fen, f"，手续费{_yuan(transfer.fee_fen)}"
     notify.notice_send(
-        person=debit.person, kind="funds.debit", actor=actor, at=at,
-        ref=f"transfer:{transfer.pk}", sms_purpose="payments.debit",
-        params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": to,
-                "available_fen": available},
+        person=debit.person, kind="funds.debit_fee" if fee else "funds.debit", actor=actor,
+        at=at, ref=f"transfer:{transfer.pk}", sms_purpose="payments.debit", params=params,
         sms=f"{settings.SMS_SIGNATURE}{'经审核，' if reviewed else ''}您尾号{tail}的账户"
-            f"{_when(at)}转出{_yuan(transfer.amount_fen)}，收款人{to}，可用余额"
+            f"{_when(at)}转出{_yuan(transfer.amount_fen)}{fee}，收款人{to}，可用余额"
             f"{_yuan(available)}。如非本人操作请致电本行。")
 
 

@@ -92,6 +92,13 @@ class Transfer(models.Model):
     # The journal that gave the money back (an interbank payment rejected or returned).
     reversal_journal = models.OneToOneField("ledger.Journal", on_delete=models.PROTECT,
                                             null=True, blank=True, related_name="+")
+    # The fee by the schedule (``payments.fees``), posted as a journal of its own when the
+    # money moves (a held payment: on release), and given back with money that comes back.
+    fee_fen = models.BigIntegerField(default=0, db_default=0)
+    fee_journal = models.OneToOneField("ledger.Journal", on_delete=models.PROTECT, null=True,
+                                       blank=True, related_name="+")
+    fee_refund_journal = models.OneToOneField("ledger.Journal", on_delete=models.PROTECT,
+                                              null=True, blank=True, related_name="+")
     device = models.CharField(max_length=64, blank=True)
     # Made by the job queue from a scheduled or recurring order (authorised when the
     # customer confirmed the order, so no challenge of its own).
@@ -105,6 +112,11 @@ class Transfer(models.Model):
                                     name="payments_transfer_once_per_key"),
             models.CheckConstraint(condition=Q(amount_fen__gt=0),
                                    name="payments_transfer_amount_positive"),
+            models.CheckConstraint(condition=Q(fee_fen__gte=0),
+                                   name="payments_transfer_fee_not_negative"),
+            models.CheckConstraint(condition=Q(fee_fen=0) | ~Q(status="DONE")
+                                   | Q(fee_journal__isnull=False),
+                                   name="payments_transfer_fee_posted_when_done"),
             models.CheckConstraint(condition=~Q(debit_account=models.F("credit_account")),
                                    name="payments_transfer_two_accounts"),
             # Done means posted; held means money reserved, not posted; an interbank payment

@@ -59,6 +59,9 @@ def transfer_fields(transfer: Transfer) -> list[Field]:
         Field("payee_bank", "收款银行", "Payee's bank",
               transfer.payee_bank.name if transfer.payee_bank_id else bank),
         Field("amount", "金额（小写）", "Amount", format_money(amount)),
+        *([Field("fee", "手续费", "Fee", format_money(Money(transfer.fee_fen,
+                                                             transfer.currency)))]
+          if transfer.fee_fen else []),
         Field("currency", "币种", "Currency", currency, value_en=currency_en),
         Field("amount_words", "金额（大写）", "Amount in words",
               f"{currency}{amount_in_words(amount)}", wide=True),

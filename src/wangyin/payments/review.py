@@ -1,9 +1,10 @@
 """The outcome of a payment held for review (the risk hook's "review"): the money was
-reserved by a hold, nothing posted. Staff release it — the hold is posted to the payee, or
-to the clearing suspense with its message for another bank — or decline it — the hold is
-lifted and nothing is paid. The risk case work calls these; each outcome happens once
-(a repeat of the same outcome returns the transfer, the other outcome is refused), is
-audited under the staff member with the reason, and the customer is told (TX-09)."""
+reserved by a hold (amount and fee), nothing posted. Staff release it — the hold is posted
+to the payee, or to the clearing suspense with its message for another bank, and the fee
+is charged — or decline it — the hold is lifted and nothing is paid. The risk case work
+calls these; each outcome happens once (a repeat of the same outcome returns the transfer,
+the other outcome is refused), is audited under the staff member with the reason, and the
+customer is told (TX-09)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from datetime import datetime
 from django.db import transaction
 
 from wangyin.audit import services as audit
+from wangyin.core.money import Money
 from wangyin.ledger import services as ledger
-from wangyin.payments import alerts, settlement
+from wangyin.payments import alerts, fees, settlement
 from wangyin.payments.errors import TransferNotHeld
 from wangyin.payments.models import Step, Transfer, TransferEvent, TransferKind, TransferStatus
 
@@ -49,10 +51,15 @@ def held_release(*, transfer_id: int, staff: str, reason: str, at: datetime) -> 
         credit_account_id=(settlement.clearing_accounts().suspense if interbank
                            else transfer.credit_account.ledger_account_id),
         actor=staff, captured_at=at, memo=transfer.memo,
+        amount=Money(transfer.amount_fen, transfer.currency),  # the rest (the fee) is freed
         party=ledger.Party(transfer.payee_name, transfer.payee_account,
                            transfer.payee_bank.code) if interbank else None)
+    if transfer.fee_fen:
+        transfer.fee_journal = fees.charge(
+            account_id=debit.ledger_account_id, fee_fen=transfer.fee_fen,
+            key=f"transfer:{transfer.pk}:release:fee", actor=staff, at=at)
     transfer.status = RELEASED_TO.get(transfer.kind, TransferStatus.RELEASED)
-    transfer.save(update_fields=["journal", "status"])
+    transfer.save(update_fields=["journal", "fee_journal", "status"])
     TransferEvent.objects.create(transfer=transfer, step=Step.RELEASED, at=at)
     if interbank:
         TransferEvent.objects.create(transfer=transfer, step=Step.SUBMITTED, at=at,

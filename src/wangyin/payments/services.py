@@ -49,7 +49,7 @@ from wangyin.identity.models import ChannelUser
 from wangyin.ledger import services as ledger
 from wangyin.ledger.errors import InvalidAmount
 from wangyin.ledger.models import AccountStatus
-from wangyin.payments import alerts, clearing, directory, payees, settlement
+from wangyin.payments import alerts, clearing, directory, fees, payees, settlement
 from wangyin.payments.errors import (
     AccountCannotPay,
     AccountClassLimit,
@@ -74,6 +74,7 @@ OPERATION = {TransferKind.OWN: limits.OWN_ACCOUNTS,
              TransferKind.SAME_BANK: "transfer.same_bank",
              TransferKind.INTERBANK: "transfer.interbank",
              TransferKind.MOBILE: "transfer.mobile"}
+SEGMENT = "personal"  # the fee schedule's segment of personal internet banking
 TO_OTHERS = (TransferKind.SAME_BANK, TransferKind.INTERBANK, TransferKind.MOBILE)
 # Statuses whose money left (or is reserved to leave) the account today.
 COUNTED = (TransferStatus.DONE, TransferStatus.PROCESSING, TransferStatus.HELD,
@@ -106,7 +107,7 @@ class Quote:
     large: bool  # TX-12: the confirmation page warns
     limits_text: tuple[str, ...]
     risk: risk.Decision
-    fee_fen: int = 0  # online transfers are free, within the bank and to other banks
+    fee_fen: int = 0  # by the bank's fee schedule (``payments.fees``)
     bank: Bank | None = None
     channel: str = ""  # the clearing system an interbank payment goes through
 
@@ -214,14 +215,17 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
             limits_text.append(_("This account (%(which)s): %(cap)s a day to others.")
                                % {"which": which, "cap": _yuan(cap)})
     available = debit.ledger_account.balance - debit.ledger_account.held
+    # A payment now binds its fee; an order pays the schedule of the day each run.
+    fee = fees.fee_for(segment=SEGMENT, kind=kind, amount_fen=amount)
     key = KeyData(operation=operation, device=device_id, nonce=nonce,
                   payee_account=payee_account, payee_name=holder, amount_fen=amount,
-                  payee_bank=bank.code if bank else "", schedule=schedule)
+                  payee_bank=bank.code if bank else "", schedule=schedule,
+                  fee_fen=0 if schedule else fee)
     return Quote(instruction=instruction, kind=kind, operation=operation, key=key,
                  factors=tuple(factors), debit=debit, credit=credit, available_fen=available,
                  large=amount >= settings.LARGE_PAYMENT_WARNING_FEN,
                  limits_text=tuple(str(t) for t in limits_text), risk=decision, bank=bank,
-                 channel=channel)
+                 channel=channel, fee_fen=fee)
 
 
 def transfer_quote(*, user: ChannelUser, instruction: Instruction, device_id: str,
@@ -298,9 +302,10 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
     amount = Money(quote.key.amount_fen, quote.key.currency)
     ledger_key = f"transfer:{user.person_id}:{idempotency_key}"
     memo = quote.instruction.memo[:60]
-    journal = hold = None
-    if decision.action == risk.REVIEW:
-        hold = ledger.hold_place(account_id=quote.debit.ledger_account_id, amount=amount,
+    journal = hold = fee_journal = None
+    if decision.action == risk.REVIEW:  # the fee is held too, and paid only on release
+        hold = ledger.hold_place(account_id=quote.debit.ledger_account_id,
+                                 amount=Money(amount.fen + quote.fee_fen, amount.currency),
                                  idempotency_key=ledger_key, reason="risk review",
                                  actor=user.actor, placed_at=at)
         status, step = TransferStatus.HELD, Step.HELD
@@ -319,6 +324,10 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
                                   amount=amount, idempotency_key=ledger_key,
                                   actor=user.actor, posted_at=at, memo=memo)
         status, step = TransferStatus.DONE, Step.DONE
+    if journal is not None and quote.fee_fen:
+        fee_journal = fees.charge(account_id=quote.debit.ledger_account_id,
+                                  fee_fen=quote.fee_fen, key=f"{ledger_key}:fee",
+                                  actor=user.actor, at=at)
     transfer = Transfer.objects.create(
         person_id=user.person_id, debit_account=quote.debit, credit_account=quote.credit,
         kind=quote.kind, payee_account=quote.key.payee_account, payee_bank=quote.bank,
@@ -326,7 +335,8 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
         currency=amount.currency, memo=memo, status=status,
         idempotency_key=idempotency_key, digest=quote.key.digest(), challenge=challenge,
         medium=quote.medium, risk_action=decision.action, risk_reasons=list(decision.reasons),
-        journal=journal, hold=hold, device=quote.key.device[:64], created_at=at,
+        journal=journal, hold=hold, fee_fen=quote.fee_fen, fee_journal=fee_journal,
+        device=quote.key.device[:64], created_at=at,
         standing_order=standing_order)
     transfer.replayed = False
     TransferEvent.objects.create(transfer=transfer, step=step, at=at,
@@ -336,7 +346,8 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
     audit.record(actor=user.actor, action="payments.transfer", target=f"transfer:{transfer.pk}",
                  occurred_at=at, ip=ip, device=quote.key.device,
                  details={"kind": quote.kind, "status": transfer.status,
-                          "amount_fen": amount.fen, "medium": transfer.medium,
+                          "amount_fen": amount.fen, "fee_fen": quote.fee_fen,
+                          "medium": transfer.medium,
                           "channel": quote.channel,
                           "debit": mask_account(quote.debit.number),
                           "credit": mask_account(quote.key.payee_account)})

@@ -7,7 +7,8 @@ limit — they are the bank's own books):
 - submitted (``services._move``): customer → clearing suspense, with the message row;
 - settled: suspense → central-bank reserve (the money has left the bank);
 - rejected before settlement: suspense → customer (reversal);
-- returned after settlement: reserve → customer (reversal; the money came back).
+- returned after settlement: reserve → customer (reversal; the money came back);
+- a fee (``payments.fees``) is its own journal to fee income, given back with the money.
 
 A credit from another bank: reserve → customer, or — unknown, closed or under another
 name — no posting and a return message to the sender.
@@ -26,16 +27,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
-from django.utils import timezone
 
 from wangyin.audit import services as audit
 from wangyin.core.masking import mask_account
 from wangyin.core.money import Money
 from wangyin.customers import selectors as customers
 from wangyin.ledger import services as ledger
-from wangyin.ledger.errors import DuplicateAccountNumber
-from wangyin.ledger.models import Account, AccountKind, AccountStatus, JournalType, NormalSide
-from wangyin.payments import alerts, clearing
+from wangyin.ledger.models import Account, AccountStatus, JournalType, NormalSide
+from wangyin.payments import alerts, clearing, fees
 from wangyin.payments.clearing import ClearingUnavailable, Event, Message
 from wangyin.payments.models import (
     ClearingMessage,
@@ -66,18 +65,11 @@ class ClearingAccounts:
 def clearing_accounts() -> ClearingAccounts:
     """The ledger ids of the clearing suspense and central-bank reserve accounts (numbers
     from settings), opened on first use."""
-    wanted = {settings.CLEARING_SUSPENSE_ACCOUNT: "清算往来 Interbank clearing suspense",
-              settings.CLEARING_RESERVE_ACCOUNT: "存放中央银行款项 Deposits with the central bank"}
-    found = dict(Account.objects.filter(number__in=list(wanted)).values_list("number", "pk"))
-    for number, name in wanted.items():
-        if number not in found:
-            try:
-                found[number] = ledger.account_open(
-                    number=number, name=name, kind=AccountKind.GL,
-                    normal_side=NormalSide.DEBIT, overdraft_limit=None, actor=ACTOR,
-                    opened_at=timezone.now()).pk
-            except DuplicateAccountNumber:  # opened by a concurrent first payment
-                found[number] = Account.objects.get(number=number).pk
+    found = ledger.gl_accounts(
+        {settings.CLEARING_SUSPENSE_ACCOUNT: ("清算往来 Interbank clearing suspense",
+                                              NormalSide.DEBIT),
+         settings.CLEARING_RESERVE_ACCOUNT: ("存放中央银行款项 Deposits with the central bank",
+                                             NormalSide.DEBIT)}, actor=ACTOR)
     return ClearingAccounts(suspense=found[settings.CLEARING_SUSPENSE_ACCOUNT],
                             reserve=found[settings.CLEARING_RESERVE_ACCOUNT])
 
@@ -213,12 +205,17 @@ def _refund(message: ClearingMessage, reason: str, now: datetime, *, rejected: b
         amount=Money(transfer.amount_fen, transfer.currency), type=JournalType.REVERSAL,
         idempotency_key=f"clearing:{message.msg_id}:refund", actor=ACTOR, posted_at=now,
         memo=f"退回：{reason}"[:60], party=_party(transfer))
+    if transfer.fee_journal_id:  # nothing was delivered: the fee comes back too
+        transfer.fee_refund_journal = fees.refund(
+            account_id=transfer.debit_account.ledger_account_id, fee_fen=transfer.fee_fen,
+            key=f"clearing:{message.msg_id}:fee-refund", actor=ACTOR, at=now)
     message.status = MessageStatus.REJECTED if rejected else MessageStatus.RETURNED
     message.finished_at = now
     message.save(update_fields=["status", "finished_at"])
     transfer.status, transfer.reversal_journal = TransferStatus.RETURNED, journal
     transfer.return_reason = reason[:120]
-    transfer.save(update_fields=["status", "reversal_journal", "return_reason"])
+    transfer.save(update_fields=["status", "reversal_journal", "fee_refund_journal",
+                                 "return_reason"])
     TransferEvent.objects.bulk_create([
         TransferEvent(transfer=transfer, step=Step.REJECTED if rejected else Step.RETURNED,
                       detail=reason[:120], at=now),

@@ -18,7 +18,7 @@ from wangyin.core.errors import DomainError
 from wangyin.core.masking import mask_account, mask_name, mask_phone
 from wangyin.core.money import Money, format_money
 from wangyin.customers import selectors as customer_selectors
-from wangyin.payments import directory, orders, payees
+from wangyin.payments import directory, fees, orders, payees
 from wangyin.payments import services as payments
 from wangyin.payments.models import Transfer, TransferKind
 from wangyin.web import stepup
@@ -52,6 +52,49 @@ def _schedule_text(schedule: orders.Schedule) -> str:
     every = _("Every week") if schedule.frequency == "WEEKLY" else _("Every month")
     return str(_("%(every)s from %(first)s to %(last)s") % {
         "every": every, "first": first, "last": schedule.end_date.isoformat()})
+
+
+def _fee_text(fee_fen: int, *, scheduled: bool) -> str:
+    text = format_money(Money(fee_fen)) if fee_fen else str(_("Free"))
+    if scheduled:  # each run pays the schedule of its day
+        text += str(_(" (each payment pays the fee schedule of its day)"))
+    return text
+
+
+# The fee page's tables: each segment with the kinds of transfer it offers.
+SEGMENTS = {"personal": (_("Personal internet banking"), tuple(TransferKind)),
+            "corporate": (_("Corporate internet banking"),
+                          (TransferKind.OWN, TransferKind.SAME_BANK, TransferKind.INTERBANK))}
+
+
+def _tier_rows(tiers) -> list[tuple[str, str]]:
+    rows, low = [], 0
+    for tier in tiers:
+        if tier.up_to_fen is None:
+            band = (_("Above %(low)s") % {"low": format_money(Money(low))} if low
+                    else _("Any amount"))
+        else:
+            band = _("Up to %(high)s") % {"high": format_money(Money(tier.up_to_fen))}
+        charge = [format_money(Money(tier.fixed_fen))] if tier.fixed_fen or not tier.rate else []
+        if tier.rate:
+            charge.append(str(_("%(rate)s%% of the amount")
+                              % {"rate": f"{(tier.rate * 100).normalize():f}"}))
+        text = " + ".join(charge)
+        if tier.max_fen is not None:
+            text += str(_(", at most %(max)s") % {"max": format_money(Money(tier.max_fen))})
+        rows.append((str(band), text))
+        low = tier.up_to_fen or low
+    return rows
+
+
+@require_safe
+def fee_schedule(request):
+    """Public: the bank's transfer fees (收费标准, CS-04), from the schedule it charges by."""
+    schedule = fees.schedule()
+    tables = [(str(label), [(str(kind.label), _tier_rows(schedule.tiers.get((segment, kind), ())))
+                            for kind in kinds])  # a kind the schedule leaves out is free
+              for segment, (label, kinds) in SEGMENTS.items()]
+    return render(request, "web/fee_schedule.html", {"tables": tables})
 
 
 def _instruction(data: dict) -> payments.Instruction:
@@ -113,7 +156,7 @@ def transfer_new(request):
                           "payee_bank": quote.bank.name if quote.bank else "",
                           "arrival": str(ARRIVAL[quote.channel]) if quote.channel else "",
                           "amount": format_money(Money(quote.key.amount_fen)),
-                          "fee": format_money(Money(quote.fee_fen)),
+                          "fee": _fee_text(quote.fee_fen, scheduled=bool(schedule)),
                           "large": quote.large, "limits": list(quote.limits_text),
                           "memo": instruction.memo,
                           "schedule": _schedule_text(schedule) if schedule else ""},
@@ -222,6 +265,7 @@ def transfer_done(request, transfer_id: int):
         raise Http404  # another customer's transfer looks like none
     return render(request, "web/transfer_done.html", {
         "transfer": transfer, "amount": format_money(Money(transfer.amount_fen)),
+        "fee": format_money(Money(transfer.fee_fen)) if transfer.fee_fen else "",
         "payee_account": mask_account(transfer.payee_account),
         "payee_name": mask_name(transfer.payee_name) if transfer.kind == TransferKind.MOBILE
         else transfer.payee_name,
