@@ -11,6 +11,7 @@ from wangyin.authn import services as authn
 from wangyin.authn.errors import DigestMismatch, NotAuthorised
 from wangyin.core.money import Money
 from wangyin.ledger.models import Account
+from wangyin.ledger.selectors import account_statement
 from wangyin.notify.models import SmsMessage
 from wangyin.payments import directory, payees
 from wangyin.payments import services as payments
@@ -153,7 +154,7 @@ def _by_mobile(account, phone="13900000001", yuan="88.00"):
                                 amount_fen=Money.from_yuan(yuan).fen)
 
 
-@pytest.mark.req("FP-03")
+@pytest.mark.req("FP-03", "PI-03")
 def test_pay_to_a_registered_mobile_number(payer, payee, payee_user, at):
     user, account = payer
     _register(payee_user, payee, at)
@@ -166,6 +167,17 @@ def test_pay_to_a_registered_mobile_number(payer, payee, payee_user, at):
     assert Account.objects.get(pk=payee.ledger_account_id).balance == 8800
     text = SmsMessage.objects.filter(purpose="authn.transfer.mobile").latest("id").body
     assert "手机号转账" in text and "*四" in text
+    # The payer's history keeps the name masked; the payee sees who paid them.
+    paid = account_statement(account_id=account.ledger_account_id, limit=5).lines[0]
+    assert paid.counterparty.name == "*四" and paid.amount.fen == -8800
+    received = account_statement(account_id=payee.ledger_account_id, limit=5).lines[0]
+    assert received.counterparty.name == "张伟"
+    # …and the payer cannot find the full name by searching for it; the payee can.
+    assert not account_statement(account_id=account.ledger_account_id,
+                                 counterparty="李四").lines
+    assert account_statement(account_id=account.ledger_account_id,
+                             counterparty=payee.number[-4:]).lines
+    assert account_statement(account_id=payee.ledger_account_id, counterparty="张伟").lines
 
 
 def test_an_unregistered_or_outdated_number_finds_nobody(payer, payee, payee_user, at):

@@ -114,6 +114,9 @@ class Journal(models.Model):
     party_name = models.CharField(max_length=120, blank=True, db_default="")
     party_account = models.CharField(max_length=40, blank=True, db_default="")
     party_bank = models.CharField(max_length=12, blank=True, db_default="")  # CNAPS bank code
+    # The payer's statement names the payee masked (a payment found by mobile number: the
+    # payer never learns the full name behind a number).
+    payee_masked = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [models.Index(fields=["posted_at"], name="ledger_journal_posted_at")]

@@ -13,7 +13,7 @@ from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Va
 from django.db.models.functions import Sign
 from django.utils.translation import gettext_lazy as _
 
-from wangyin.core.masking import mask_account
+from wangyin.core.masking import mask_account, mask_name
 from wangyin.core.money import Money
 from wangyin.ledger.errors import AccountNotFound
 from wangyin.ledger.models import Account, AccountKind, Journal, JournalType, Posting
@@ -178,7 +178,9 @@ def _counterparty_filter(qs, text: str):
     text = text.strip()
     party_set = ~Q(party_name="") | ~Q(party_account="")
     party = Q(party_name__icontains=text)
-    leg = Q(account__name__icontains=text)
+    # A payee shown masked to the payer (``payee_masked``) is not found by their name from
+    # the payer's side (the other leg, the payee's, is a credit): no probing of the name.
+    leg = Q(account__name__icontains=text) & (Q(journal__payee_masked=False) | Q(amount__gt=0))
     if (by_number := _number_matches("party_account", text)) is not None:
         party |= by_number
         leg |= _number_matches("account__number", text)
@@ -293,6 +295,8 @@ def _counterparties(account_id: int, postings, journals: dict[int, Journal]
         posting_id = pending[journal_id].id
         if customers:
             name, number = customers[0]
+            if journals[journal_id].payee_masked and pending[journal_id].amount > 0:
+                name = mask_name(name)  # the payer of a payment found by mobile number
             found[posting_id] = Counterparty(name=name, account=mask_account(number),
                                              more=len(customers) - 1)
         elif books:
@@ -329,7 +333,7 @@ def account_statement(
     rows = list(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    journals = Journal.objects.only("type", "memo", "party_name", "party_account",
+    journals = Journal.objects.only("type", "memo", "party_name", "party_account", "payee_masked",
                                     "party_bank").in_bulk({p.journal_id for p in rows})
     counterparties = _counterparties(account_id, rows, journals)
     lines = [

@@ -205,16 +205,16 @@ def _request_hash(type: str, memo: str, lines: Sequence[Line]) -> str:
 
 
 def _claim(*, key: str, request_hash: str, type: str, memo: str, currency: str,
-           posted_at: datetime, party: Party) -> int | None:
+           posted_at: datetime, party: Party, payee_masked: bool) -> int | None:
     """Insert the journal row; None if the key is taken (after its owner committed)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_journal (idempotency_key, request_hash, type, memo, currency, "
-            "posted_at, party_name, party_account, party_bank) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "posted_at, party_name, party_account, party_bank, payee_masked) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             [key, request_hash, type, memo, currency, posted_at, party.name[:120],
-             party.account[:40], party.bank[:12]],
+             party.account[:40], party.bank[:12], payee_masked],
         )
         row = cursor.fetchone()
     return row[0] if row else None
@@ -278,18 +278,19 @@ NO_PARTY = Party("", "", "")
 
 def _post(*, idempotency_key: str, type: str, lines: Sequence[Line], memo: str, actor: str,
           posted_at: datetime, release: dict[int, int] | None = None,
-          party: Party | None = None) -> Journal:
+          party: Party | None = None, payee_masked: bool = False) -> Journal:
     currency = _validate_lines(lines)
     request_hash = _request_hash(type, memo, lines)
     party = party or NO_PARTY
     journal_id = _claim(key=idempotency_key, request_hash=request_hash, type=type, memo=memo,
-                        currency=currency, posted_at=posted_at, party=party)
+                        currency=currency, posted_at=posted_at, party=party,
+                        payee_masked=payee_masked)
     if journal_id is None:
         return _replay(key=idempotency_key, request_hash=request_hash)
     journal = Journal(id=journal_id, idempotency_key=idempotency_key, request_hash=request_hash,
                       type=type, memo=memo, currency=currency, posted_at=posted_at,
                       party_name=party.name[:120], party_account=party.account[:40],
-                      party_bank=party.bank[:12])
+                      party_bank=party.bank[:12], payee_masked=payee_masked)
     _apply(journal, lines, release=release or {})
     journal.replayed = False
     audit.record(
@@ -318,15 +319,17 @@ def journal_post(*, idempotency_key: str, type: str, lines: Sequence[Line], acto
 @transaction.atomic
 def transfer(*, debit_account_id: int, credit_account_id: int, amount: Money,
              idempotency_key: str, actor: str, posted_at: datetime, memo: str = "",
-             type: str = JournalType.TRANSFER, party: Party | None = None) -> Journal:
+             type: str = JournalType.TRANSFER, party: Party | None = None,
+             payee_masked: bool = False) -> Journal:
     """Move ``amount`` from the debited account to the credited one. ``party`` names the
-    outside party when one side is a clearing account (interbank)."""
+    outside party when one side is a clearing account (interbank); ``payee_masked``: the
+    payer's statement shows the payee's name masked (a payment to a mobile number)."""
     if amount.fen <= 0:
         raise InvalidAmount(extra={"reason": "a transfer amount must be positive"})
     if type not in JournalType.values:
         raise ValueError(f"unknown journal type {type!r}")
     return _post(idempotency_key=idempotency_key, type=type, memo=memo, actor=actor,
-                 posted_at=posted_at, party=party,
+                 posted_at=posted_at, party=party, payee_masked=payee_masked,
                  lines=[debit(debit_account_id, amount), credit(credit_account_id, amount)])
 
 
@@ -398,9 +401,9 @@ def hold_release(*, hold_id: int, actor: str, released_at: datetime) -> Hold:
 @transaction.atomic
 def hold_capture(*, hold_id: int, credit_account_id: int, idempotency_key: str, actor: str,
                  captured_at: datetime, amount: Money | None = None, memo: str = "",
-                 party: Party | None = None) -> Journal:
+                 party: Party | None = None, payee_masked: bool = False) -> Journal:
     """Post a hold (fully, or partly with the rest released) to ``credit_account_id``;
-    ``party``: the outside party, as for ``transfer``."""
+    ``party`` and ``payee_masked`` as for ``transfer``."""
     hold = locks.lock_hold(hold_id)
     account = Account.objects.get(pk=hold.account_id)
     amount = amount if amount is not None else Money(hold.amount, account.currency)
@@ -419,7 +422,8 @@ def hold_capture(*, hold_id: int, credit_account_id: int, idempotency_key: str, 
         raise InvalidAmount(extra={"reason": "capture must be positive and within the hold"})
     journal = _post(idempotency_key=idempotency_key, type=JournalType.HOLD_CAPTURE, lines=lines,
                     memo=memo, actor=actor, posted_at=captured_at,
-                    release={hold.account_id: hold.amount}, party=party)
+                    release={hold.account_id: hold.amount}, party=party,
+                    payee_masked=payee_masked)
     if journal.replayed:  # the key belongs to another journal with the same content
         raise IdempotencyKeyReused(extra={"idempotency_key": idempotency_key})
     hold.status, hold.captured_amount = HoldStatus.CAPTURED, amount.fen

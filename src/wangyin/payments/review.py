@@ -53,7 +53,8 @@ def held_release(*, transfer_id: int, staff: str, reason: str, at: datetime) -> 
         actor=staff, captured_at=at, memo=transfer.memo,
         amount=Money(transfer.amount_fen, transfer.currency),  # the rest (the fee) is freed
         party=ledger.Party(transfer.payee_name, transfer.payee_account,
-                           transfer.payee_bank.code) if interbank else None)
+                           transfer.payee_bank.code) if interbank else None,
+        payee_masked=transfer.kind == TransferKind.MOBILE)
     if transfer.fee_fen:
         transfer.fee_journal = fees.charge(
             account_id=debit.ledger_account_id, fee_fen=transfer.fee_fen,

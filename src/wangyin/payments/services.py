@@ -322,7 +322,8 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
         journal = ledger.transfer(debit_account_id=quote.debit.ledger_account_id,
                                   credit_account_id=quote.credit.ledger_account_id,
                                   amount=amount, idempotency_key=ledger_key,
-                                  actor=user.actor, posted_at=at, memo=memo)
+                                  actor=user.actor, posted_at=at, memo=memo,
+                                  payee_masked=quote.kind == TransferKind.MOBILE)
         status, step = TransferStatus.DONE, Step.DONE
     if journal is not None and quote.fee_fen:
         fee_journal = fees.charge(account_id=quote.debit.ledger_account_id,
