@@ -12,7 +12,7 @@ from wangyin.authn.errors import DigestMismatch, NotAuthorised
 from wangyin.core.money import Money
 from wangyin.ledger.models import Account
 from wangyin.ledger.selectors import account_statement
-from wangyin.notify.models import SmsMessage
+from wangyin.notify.models import Notice, SmsMessage
 from wangyin.payments import directory, payees
 from wangyin.payments import services as payments
 from wangyin.payments.errors import (
@@ -69,7 +69,7 @@ def _register(user, account, at):
     return receive_by_mobile(user, account, at)
 
 
-@pytest.mark.req("FP-03", "TX-01", "TX-10")
+@pytest.mark.req("FP-03", "TX-01", "TX-10", "CS-05")
 def test_adding_a_payee_takes_a_step_up_over_its_key_data(payer, payee, at):
     user, _account = payer
     entry = _add(user, at, account=payee.number, name="李四", alias=" 房东 ")
@@ -81,6 +81,8 @@ def test_adding_a_payee_takes_a_step_up_over_its_key_data(payer, payee, at):
     event = AuditEvent.objects.get(action="payments.payee.added")
     assert event.actor == user.actor and payee.number not in str(event.details)
     assert [p.pk for p in payees.payees_of(user)] == [entry.pk]
+    told = Notice.objects.get(person_id=user.person_id, kind="security.payee_added")
+    assert told.params == {"payee": "*四", "tail": payee.number[-4:]}
 
 
 @pytest.mark.req("TX-10")
@@ -239,6 +241,7 @@ def test_mobile_payments_are_not_scheduled(payer, payee, payee_user, at):
                                 ip=None, at=at, schedule="ONCE:2026-11-10")
 
 
+@pytest.mark.req("CS-05")
 def test_one_number_registers_for_one_customer(payer, payee, payee_user, make_person, at):
     from wangyin.customers.services import personal_account_open
 
@@ -254,3 +257,6 @@ def test_one_number_registers_for_one_customer(payer, payee, payee_user, make_pe
     assert MobileReceiving.objects.get().person_id == payee.person_id
     assert payees.mobile_unregister(user=payee_user, ip=None, at=at)
     assert not MobileReceiving.objects.exists()
+    assert list(Notice.objects.filter(person_id=payee.person_id, kind__contains="mobile")
+                .order_by("id").values_list("kind", flat=True)) == ["security.mobile_receiving",
+                                                     "security.mobile_receiving_stopped"]

@@ -114,6 +114,18 @@ KINDS: dict[str, Kind] = {
         Category.SECURITY, _("Mobile number changed"),
         _("The bank now sends its messages to your mobile number ending %(phone_tail)s."),
         "phone_tail"),
+    "security.payee_added": _kind(
+        Category.SECURITY, _("Payee added"),
+        _("%(payee)s (account ending %(tail)s) was added to your payee book. If this was not "
+          "you, call the bank at once."),
+        "payee", "tail"),
+    "security.mobile_receiving": _kind(
+        Category.SECURITY, _("Receiving by mobile number"),
+        _("Payments to your mobile number now go to your account ending %(tail)s."),
+        "tail"),
+    "security.mobile_receiving_stopped": _kind(
+        Category.SECURITY, _("Receiving by mobile number stopped"),
+        _("Payers can no longer pay you by your mobile number.")),
     # Service: the customer's internet banking itself.
     "service.opened": _kind(
         Category.SERVICE, _("Welcome to internet banking"),

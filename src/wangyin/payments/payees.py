@@ -34,7 +34,7 @@ from wangyin.authn import policy
 from wangyin.authn import services as authn
 from wangyin.authn.keydata import KeyData, new_nonce
 from wangyin.core import ratelimit
-from wangyin.core.masking import mask_account
+from wangyin.core.masking import mask_account, mask_name
 from wangyin.customers import selectors as customers
 from wangyin.customers.errors import CustomerError
 from wangyin.customers.identifiers import clean_phone, phone_index
@@ -42,6 +42,7 @@ from wangyin.customers.models import CustomerAccount
 from wangyin.customers.validation import normalise_identifier
 from wangyin.identity.models import ChannelUser
 from wangyin.ledger.models import AccountStatus
+from wangyin.notify import services as notify
 from wangyin.payments import directory
 from wangyin.payments.errors import (
     MobileAccountUnusable,
@@ -171,6 +172,9 @@ def payee_add(*, user: ChannelUser, account: str, name: str, bank_code: str, non
                          details={"account": mask_account(payee.account),
                                   "bank": payee.bank.code if payee.bank else "",
                                   "authorisation": challenge.pk})
+            notify.notice_send(person=user.person, kind="security.payee_added", at=at,
+                               params={"payee": mask_name(payee.name),
+                                       "tail": payee.account[-4:]})
     except IntegrityError as exc:  # the same entry added twice at once
         raise PayeeExists() from exc
     return entry
@@ -328,6 +332,8 @@ def mobile_register(*, user: ChannelUser, account_id: int, challenge_id: int, de
                          device=device_id, target=f"person:{user.person_id}", occurred_at=at,
                          details={"account": mask_account(account.number),
                                   "authorisation": challenge.pk})
+            notify.notice_send(person=user.person, kind="security.mobile_receiving", at=at,
+                               params={"tail": account.number[-4:]})
     except IntegrityError as exc:  # another customer took the number meanwhile
         raise MobileTaken() from exc
     return registration
@@ -340,4 +346,6 @@ def mobile_unregister(*, user: ChannelUser, ip: str | None, at: datetime) -> boo
     if deleted:
         audit.record(actor=user.actor, action="payments.mobile.unregistered", ip=ip,
                      target=f"person:{user.person_id}", occurred_at=at)
+        notify.notice_send(person=user.person, kind="security.mobile_receiving_stopped",
+                           at=at, params={})
     return bool(deleted)
