@@ -23,11 +23,13 @@ class DirectoryError(ValueError):
 
 
 def _rows(text: str):
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    reader = csv.DictReader(io.StringIO("\n".join(lines)))
+    kept = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.startswith("#")]
+    reader = csv.DictReader(io.StringIO("\n".join(line for _n, line in kept)))
     if reader.fieldnames is None or not {"code", "name", "bank_name"} <= set(reader.fieldnames):
         raise DirectoryError("the header must name the columns code,name,bank_name[,city]")
-    for number, row in enumerate(reader, start=2):
+    for index, row in enumerate(reader, start=1):
+        number = kept[index][0]  # the line in the file, comments counted
         code = (row.get("code") or "").strip()
         name, bank_name = (row.get("name") or "").strip(), (row.get("bank_name") or "").strip()
         if not CODE.match(code):
