@@ -30,6 +30,16 @@ def _calendar_cache():
     calendar.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _risk_rules_cache():
+    """The live rule set is cached per process, its rows rolled back after each test."""
+    from wangyin.risk import rules
+
+    rules.cache_clear()
+    yield
+    rules.cache_clear()
+
+
 @pytest.fixture
 def later(at):
     return at + timedelta(minutes=5)

@@ -164,6 +164,13 @@ SMS_URL = os.environ.get("WANGYIN_SMS_URL", "")
 # confirmation page warns about large payments (TX-12). Class II / III accounts: daily
 # outward payments to others, in fen (PBOC account classification; bank parameters).
 RISK_REVIEW_FEN = int(os.environ.get("WANGYIN_RISK_REVIEW_FEN", str(500_000 * 100)))
+# The risk engine (``wangyin.risk``): how often a process looks for a newly approved rule
+# set; the time an evaluation may take before the fallback decides instead (step-up, or
+# review for a payment at or above the fallback amount).
+RISK_RULES_REFRESH_SECONDS = float(os.environ.get("WANGYIN_RISK_RULES_REFRESH", "5"))
+RISK_BUDGET_MS = float(os.environ.get("WANGYIN_RISK_BUDGET_MS", "50"))
+RISK_FALLBACK_REVIEW_FEN = int(os.environ.get("WANGYIN_RISK_FALLBACK_REVIEW_FEN",
+                                              str(5_000 * 100)))
 LARGE_PAYMENT_WARNING_FEN = int(os.environ.get("WANGYIN_LARGE_PAYMENT_FEN", str(50_000 * 100)))
 CLASS_II_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_II_DAILY_FEN", str(10_000 * 100)))
 CLASS_III_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_III_DAILY_FEN", str(2_000 * 100)))

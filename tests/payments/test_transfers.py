@@ -4,6 +4,7 @@ the step-up bound to the key data, idempotency, limits, the risk hook, the alert
 import pytest
 
 from tests.payments.conftest import confirm, instruction, pay
+from tests.risk.conftest import live_rules
 from wangyin.audit.models import AuditEvent
 from wangyin.authn import limits
 from wangyin.authn.errors import DigestMismatch, NotAuthorised
@@ -231,21 +232,19 @@ def test_risk_review_holds_the_money_without_posting(payer, payee, at, settings)
     assert AuditEvent.objects.filter(action="risk.decision").exists()
 
 
-def test_risk_block_posts_nothing(payer, payee, at, monkeypatch):
-    from wangyin.risk import services as risk
-    monkeypatch.setattr(risk, "_rules", lambda event: risk.Decision(risk.BLOCK, 99, ("test",)))
+@pytest.mark.req("RK-18")
+def test_risk_block_posts_nothing(payer, payee, at):
+    live_rules(at, ("test_block", "is_funds", "block"))
     user, account = payer
     with pytest.raises(PaymentBlocked):
         pay(user, instruction(account, payee), at)
     assert not Transfer.objects.exists() and _balance(account) == 10_000_000
 
 
-def test_a_failing_risk_evaluation_never_allows_silently(payer, payee, at, monkeypatch):
-    from wangyin.risk import services as risk
-
-    def broken(event):
-        raise RuntimeError("rule store unreachable")
-    monkeypatch.setattr(risk, "_rules", broken)
+@pytest.mark.req("RK-18")
+def test_a_failing_risk_evaluation_never_allows_silently(payer, payee, at, settings):
+    settings.RISK_FALLBACK_REVIEW_FEN = 100_000  # ¥1,000: this payment is held
+    live_rules(at, ("broken", "params.no_such_parameter > 0", "block"))
     user, account = payer
     transfer = pay(user, instruction(account, payee), at)
     assert transfer.status == "HELD" and transfer.risk_reasons == ["evaluation_failed"]
