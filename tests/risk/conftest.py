@@ -1,3 +1,4 @@
+from tests.payments.conftest import payee, payer  # noqa: F401 - the payment fixtures
 from wangyin.risk import rules
 from wangyin.risk.models import Rule, RuleSet
 

@@ -174,7 +174,8 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
     operation = OPERATION[kind]
     decision = risk.evaluate(risk.Event(
         kind=operation, person_id=person.pk, channel="web", device=device_id, ip=ip, at=at,
-        amount_fen=amount, counterparty=payee_account))
+        amount_fen=amount, counterparty=payee_account, id_number_index=person.id_number_index,
+        phone_index=person.phone_index))
     if decision.action == risk.BLOCK:
         raise PaymentBlocked(extra={"reasons": list(decision.reasons)})
     # The bank's and the customer's own limits, read once for all the checks below.

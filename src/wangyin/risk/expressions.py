@@ -23,6 +23,9 @@ FEATURES: dict[str, tuple[Any, str]] = {
     "is_funds": (cel.Type.BOOL, "the event moves money"),
     "amount_fen": (cel.Type.INT, "the amount in fen (0 when no money moves)"),
     "hour": (cel.Type.INT, "the local hour of the event, 0–23"),
+    "list_hits": (cel.Type.List(cel.Type.STRING),
+                  "black/grey list hits of the customer, payee account, device and IP, as "
+                  "\"BLACK:ACCOUNT\", \"GREY:IP\" …"),
     "params": (cel.Type.Map(cel.Type.STRING, cel.Type.INT), "the bank's risk parameters"),
 }
 

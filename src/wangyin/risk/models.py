@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from wangyin.core.fields import EncryptedTextField
+
 
 class Action(models.TextChoices):
     """What a decision does to the operation, weakest to strongest."""
@@ -131,6 +133,7 @@ class ListEntry(models.Model):
     colour = models.CharField(max_length=5, choices=ListColour.choices)
     subject = models.CharField(max_length=10, choices=ListSubject.choices)
     value_index = models.CharField(max_length=64)
+    value = EncryptedTextField(purpose="risk.list.value", null=True)  # for export (sharing)
     shown = models.CharField(max_length=64)
     reason = models.CharField(max_length=200)
     source = models.CharField(max_length=60, blank=True)  # e.g. an import file's name

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from wangyin.audit import services as audit
-from wangyin.risk import rules
+from wangyin.risk import lists, rules
 from wangyin.risk.models import STRENGTH, Action
 from wangyin.risk.models import Decision as DecisionRow
 
@@ -38,6 +38,9 @@ class Event:
     at: datetime
     amount_fen: int = 0
     counterparty: str = ""  # the payee account
+    # The customer's ID and mobile numbers as their blind indexes (checked against lists).
+    id_number_index: str = ""
+    phone_index: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ def features_of(event: Event) -> dict:
     return {"kind": event.kind, "channel": event.channel,
             "is_funds": event.kind.startswith("transfer."),
             "amount_fen": event.amount_fen, "hour": timezone.localtime(event.at).hour,
+            "list_hits": lists.hits(lists.Subjects(
+                id_number_index=event.id_number_index, phone_index=event.phone_index,
+                account=event.counterparty, device=event.device, ip=event.ip or ""), event.at),
             "params": {"review_fen": settings.RISK_REVIEW_FEN}}
 
 
