@@ -34,3 +34,20 @@ def test_unknown_page_shows_the_plain_error_page(page, live_server):
     assert response.status == 404
     assert page.get_by_text("页面不存在").first.is_visible()
     assert "Traceback" not in page.content()
+
+
+@pytest.mark.req("CS-04")
+def test_the_fee_schedule_is_one_click_from_the_landing_page(page, live_server):
+    page.goto(live_server.url + "/")
+    page.locator("#fees-link").click()
+    page.wait_for_url("**/fees/")
+    assert page.locator("h1").inner_text() == "转账收费标准"
+    personal = page.locator("#fees-1").inner_text()
+    assert personal.count("免费") == 4  # personal internet banking: every kind free
+    corporate = page.locator("#fees-2").inner_text()
+    assert "¥10,000.00及以下" in corporate and "¥2.00" in corporate
+    assert "金额的0.002%，最高¥200.00" in corporate
+    assert page.console_problems == []
+    shots = var_dir() / "screenshots"
+    shots.mkdir(exist_ok=True)
+    page.screenshot(path=str(shots / "fee-schedule.png"), full_page=True)
