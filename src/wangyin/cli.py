@@ -169,6 +169,16 @@ def face_register(login: str, picture: str) -> None:
     click.echo(f"registered the ID photo of {person.masked_name} ({login})")
 
 
+def _load_data(load, refused: type[Exception]) -> None:
+    """Run a data file's all-or-nothing load: its counts, or why the file was refused."""
+    try:
+        counts = load()
+    except refused as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
 @main.group(help="The bank directory (CNAPS bank codes).")
 def banks() -> None:
     pass
@@ -182,12 +192,8 @@ def banks_load(file: str | None) -> None:
     _django()
     from wangyin.payments import directory
 
-    try:
-        counts = directory.banks_load(file or directory.DEMO_DIRECTORY)
-    except directory.DirectoryError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
-    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+    _load_data(lambda: directory.banks_load(file or directory.DEMO_DIRECTORY),
+               directory.DirectoryError)
 
 
 @main.group("calendar", help="The bank's business calendar: public holidays and make-up "
@@ -204,12 +210,8 @@ def calendar_load(file: str | None) -> None:
     _django()
     from wangyin.core import calendar
 
-    try:
-        counts = calendar.calendar_load(file or calendar.SHIPPED_CALENDAR)
-    except calendar.CalendarError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
-    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+    _load_data(lambda: calendar.calendar_load(file or calendar.SHIPPED_CALENDAR),
+               calendar.CalendarError)
 
 
 @calendar_group.command("show", help="Print the holidays and make-up working days of YEAR.")

@@ -42,14 +42,16 @@ def cache_clear() -> None:
     _cache.clear()
 
 
+def _of_year(year: int):
+    return CalendarDay.objects.filter(date__gte=date(year, 1, 1), date__lte=date(year, 12, 31))
+
+
 def _exceptions(year: int) -> dict[date, bool]:
     now = time.monotonic()
     cached = _cache.get(year)
     if cached is not None and now - cached[0] < CACHE_SECONDS:
         return cached[1]
-    days = dict(CalendarDay.objects.filter(date__gte=date(year, 1, 1),
-                                           date__lte=date(year, 12, 31))
-                .values_list("date", "working"))
+    days = dict(_of_year(year).values_list("date", "working"))
     _cache[year] = (now, days)
     return days
 
@@ -138,8 +140,7 @@ def _store(days: dict[date, tuple[bool, str]]) -> dict[str, int]:
     years = sorted({d.year for d in days})
     in_years = CalendarDay.objects.none()
     for year in years:
-        in_years |= CalendarDay.objects.filter(date__gte=date(year, 1, 1),
-                                               date__lte=date(year, 12, 31))
+        in_years |= _of_year(year)
     existing = {row.date: row for row in in_years.select_for_update()}
     for day, (working, name) in sorted(days.items()):
         row = existing.get(day)
@@ -168,5 +169,4 @@ def calendar_load(path: Path | str = SHIPPED_CALENDAR) -> dict[str, int]:
 
 def calendar_year(year: int) -> list[CalendarDay]:
     """The loaded exceptions of YEAR, in date order (for ``wangyin calendar show``)."""
-    return list(CalendarDay.objects.filter(date__gte=date(year, 1, 1),
-                                           date__lte=date(year, 12, 31)).order_by("date"))
+    return list(_of_year(year).order_by("date"))

@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from wangyin.core.money import Money
+from wangyin.core.money import InvalidAmount, Money
 from wangyin.ledger import services as ledger
 from wangyin.ledger.models import JournalType, NormalSide
 from wangyin.payments.models import TransferKind
@@ -59,7 +59,7 @@ class Schedule:
 def _fen(value, where: str) -> int:
     try:
         money = Money.from_yuan(str(value))
-    except Exception as exc:  # noqa: BLE001 - any unreadable amount is a schedule error
+    except InvalidAmount as exc:
         raise ImproperlyConfigured(f"fee schedule {where}: {value!r} is not an amount") from exc
     if money.fen < 0:
         raise ImproperlyConfigured(f"fee schedule {where}: amounts are not negative")
@@ -127,11 +127,11 @@ def income_account() -> int:
                               actor=ACTOR)[number]
 
 
-def charge(*, account_id: int, fee_fen: int, key: str, actor: str, at, memo: str = "手续费"):
+def charge(*, account_id: int, fee_fen: int, key: str, actor: str, at):
     """Post a fee (the caller's transaction): the customer's account → fee income."""
     return ledger.transfer(debit_account_id=account_id, credit_account_id=income_account(),
                            amount=Money(fee_fen), idempotency_key=key, actor=actor,
-                           posted_at=at, memo=memo, type=JournalType.FEE)
+                           posted_at=at, memo="手续费", type=JournalType.FEE)
 
 
 def refund(*, account_id: int, fee_fen: int, key: str, actor: str, at):

@@ -22,6 +22,7 @@ from django.db.models import Q
 from wangyin.audit import services as audit
 from wangyin.core.crypto import blind_index
 from wangyin.core.masking import mask_account, mask_id_number, mask_phone
+from wangyin.customers.errors import InvalidPhone
 from wangyin.customers.identifiers import clean_phone, id_number_index, phone_index
 from wangyin.risk.models import ListColour, ListEntry, ListSubject
 
@@ -50,7 +51,7 @@ def normalised(subject: str, value: str) -> tuple[str, str, str]:
     if subject == ListSubject.PHONE:
         try:
             phone = clean_phone(value)
-        except Exception as exc:  # noqa: BLE001 - the customers' own check says why
+        except InvalidPhone as exc:
             raise ListValueInvalid("not a mobile number") from exc
         return phone, phone_index(phone), mask_phone(phone)
     if subject == ListSubject.IP:
