@@ -88,7 +88,7 @@ def test_a_new_live_version_is_picked_up_whole_after_the_refresh(at, settings):
     assert Decision.objects.latest("id").rule_set_version == 2
 
 
-@pytest.mark.req("RK-04")
+@pytest.mark.req("ORG-02")
 def test_the_checker_of_a_rule_set_is_never_its_maker(at):
     with pytest.raises(IntegrityError):
         RuleSet.objects.create(version=9, status="DRAFT", created_by="staff:a",
