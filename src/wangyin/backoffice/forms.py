@@ -66,7 +66,8 @@ class UsbKeyEndForm(ReasonForm):
 
 
 ROLE_CHOICES = [("teller", _("Teller")), ("security_admin", _("Security administrator")),
-                ("auditor", _("Auditor"))]
+                ("auditor", _("Auditor")), ("risk_officer", _("Risk officer (branch)")),
+                ("risk_manager", _("Risk manager (head office)"))]
 
 
 class StaffEnrolForm(ReasonForm):

@@ -21,7 +21,13 @@ from wangyin.core.errors import DomainError
 TELLER = "teller"
 SECURITY_ADMIN = "security_admin"
 AUDITOR = "auditor"
-ROLES = (TELLER, SECURITY_ADMIN, AUDITOR)
+# Risk control (RK-15: only these see rules, features, lists, cases and AML reports). A
+# branch risk officer works the branch queue; the head-office risk manager sees every case,
+# takes escalations (RK-14) and approves rule sets made by someone else (maker–checker).
+RISK_OFFICER = "risk_officer"
+RISK_MANAGER = "risk_manager"
+RISK_ROLES = (RISK_OFFICER, RISK_MANAGER)
+ROLES = (TELLER, SECURITY_ADMIN, AUDITOR, *RISK_ROLES)
 _STAFF_ID = re.compile(r"^[A-Za-z0-9_]{3,30}$")
 
 

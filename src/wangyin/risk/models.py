@@ -31,6 +31,14 @@ class RuleSetStatus(models.TextChoices):
     REJECTED = "REJECTED", _("Rejected")
 
 
+class Family(models.TextChoices):
+    """Rule families (RK-07). AML rules' hits become suspicious-transaction alerts."""
+
+    LIST = "list", _("Black and grey lists")
+    AML = "aml", _("Anti-money laundering")
+    BEHAVIOUR = "behaviour", _("Abnormal operation")
+
+
 class RuleSet(models.Model):
     """One version of all the rules. Exactly one is live; a new version is a copy edited
     as a draft, submitted by its maker and approved by someone else (maker–checker)."""
@@ -72,6 +80,7 @@ class Rule(models.Model):
     score = models.PositiveSmallIntegerField(default=50)  # 0–100
     priority = models.PositiveSmallIntegerField(default=100)  # lower runs (and shows) first
     enabled = models.BooleanField(default=True)
+    family = models.CharField(max_length=10, choices=Family.choices, default=Family.BEHAVIOUR)
 
     class Meta:
         ordering = ["priority", "code"]
@@ -100,6 +109,8 @@ class Decision(models.Model):
     rule_set_version = models.PositiveIntegerField(null=True)  # None: the fallback
     fallback = models.BooleanField(default=False)  # evaluation failed or overran
     elapsed_us = models.PositiveIntegerField(default=0)
+    case = models.ForeignKey("Case", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="decisions")
 
     class Meta:
         indexes = [models.Index(fields=["person_id", "at"], name="risk_decision_person_at"),
@@ -153,3 +164,160 @@ class ListEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.colour} {self.subject} {self.shown}"
+
+
+class Counter(models.Model):
+    """Sliding-window counters: the count and sum of events for one key (a customer, device,
+    IP or counterparty, e.g. ``p:42``) in one time bucket of ``span`` seconds (a minute or a
+    day). Written in the business transaction of the event they count, so a payment that
+    rolls back is not counted; a window is the sum of its buckets."""
+
+    key = models.CharField(max_length=80)
+    span = models.PositiveIntegerField()  # seconds: 60 or 86 400
+    bucket = models.DateTimeField()  # start of the bucket
+    count = models.PositiveIntegerField(default=0)
+    sum_fen = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "span", "bucket"],
+                                               name="risk_counter_bucket_once")]
+
+
+class Profile(models.Model):
+    """One customer's behaviour baseline (RK-05), updated with each payment and sign-in:
+    how much and when they usually pay, where and when they were last seen."""
+
+    person_id = models.BigIntegerField(unique=True)
+    segment = models.CharField(max_length=20, default="personal")
+    payments = models.PositiveIntegerField(default=0)
+    amount_sum_fen = models.BigIntegerField(default=0)
+    amount_max_fen = models.BigIntegerField(default=0)
+    hours = models.JSONField(default=list)  # 24 counts of payments by local hour
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_active_at = models.DateTimeField(null=True, blank=True)  # any event
+    last_payment_at = models.DateTimeField(null=True, blank=True)
+    last_region = models.CharField(max_length=40, blank=True)
+    last_latitude = models.FloatField(null=True, blank=True)
+    last_longitude = models.FloatField(null=True, blank=True)
+    last_located_at = models.DateTimeField(null=True, blank=True)
+
+
+class PeerBaseline(models.Model):
+    """What customers of one segment usually pay (RK-05 peer group), computed nightly."""
+
+    segment = models.CharField(max_length=20, unique=True)
+    customers = models.PositiveIntegerField(default=0)
+    payments = models.PositiveIntegerField(default=0)
+    amount_mean_fen = models.BigIntegerField(default=0)
+    amount_p95_fen = models.BigIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+
+class Severity(models.IntegerChoices):
+    """Alert grading (RK-06), from the decision's score."""
+
+    LOW = 1, _("Low")
+    MEDIUM = 2, _("Medium")
+    HIGH = 3, _("High")
+    CRITICAL = 4, _("Critical")
+
+
+class CaseLevel(models.TextChoices):
+    """Who works the case (RK-14): the branch queue, or head office after escalation."""
+
+    BRANCH = "BRANCH", _("Branch")
+    HEAD_OFFICE = "HEAD", _("Head office")
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "OPEN", _("Open")
+    CLOSED = "CLOSED", _("Closed")
+
+
+class CaseOutcome(models.TextChoices):
+    RELEASED = "released", _("Released: the customer's operation goes ahead")
+    REJECTED = "rejected", _("Rejected: the held operation is declined")
+    STOP_PAYMENT = "stop_payment", _("Stop-payment (止付) at the customer's request")
+    REPORTED = "reported", _("Reported as suspicious")
+    DISMISSED = "dismissed", _("No risk found")
+
+
+class Confirmation(models.TextChoices):
+    """The customer's answer when asked to confirm a suspicious operation (RK-12)."""
+
+    NONE = "", _("Not asked")
+    ASKED = "asked", _("Asked, no answer yet")
+    CONFIRMED = "confirmed", _("The customer confirmed it was them")
+    DENIED = "denied", _("The customer said it was not them")
+
+
+class Compensation(models.TextChoices):
+    """The decision on a fraud loss (RK-17)."""
+
+    NONE = "", _("Not a fraud loss")
+    PENDING = "pending", _("Loss recorded, decision pending")
+    BANK = "bank", _("The bank compensates")
+    INSURANCE = "insurance", _("Claimed from insurance")
+    DECLINED = "declined", _("No compensation")
+
+
+class Case(models.Model):
+    """Everything the risk staff do about one subject (a customer, or an IP address when
+    nobody is known): every non-allow decision opens the subject's open case or joins it.
+    Graded by the strongest decision, assigned, noted, escalated, closed with an outcome."""
+
+    subject = models.CharField(max_length=64)  # "person:42" or "ip:203.0.113.7"
+    person_id = models.BigIntegerField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    level = models.CharField(max_length=6, choices=CaseLevel.choices,
+                             default=CaseLevel.BRANCH)
+    status = models.CharField(max_length=6, choices=CaseStatus.choices,
+                              default=CaseStatus.OPEN)
+    reasons = models.JSONField(default=list)  # rule codes seen, in order of first sight
+    assigned_to = models.CharField(max_length=64, blank=True)  # "staff:<username>"
+    confirmation = models.CharField(max_length=10, choices=Confirmation.choices, blank=True,
+                                    default=Confirmation.NONE)
+    confirmation_asked_at = models.DateTimeField(null=True, blank=True)
+    confirmation_answered_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=CaseOutcome.choices, blank=True)
+    outcome_reason = models.CharField(max_length=500, blank=True)
+    closed_by = models.CharField(max_length=64, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    loss_fen = models.BigIntegerField(default=0)  # fraud loss suffered by the customer
+    compensation = models.CharField(max_length=10, choices=Compensation.choices, blank=True,
+                                    default=Compensation.NONE)
+    compensation_fen = models.BigIntegerField(default=0)
+    compensation_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "level", "-severity", "opened_at"],
+                                name="risk_case_queue")]
+        constraints = [
+            models.UniqueConstraint(fields=["subject"], condition=Q(status="OPEN"),
+                                    name="risk_case_one_open_per_subject"),
+            models.CheckConstraint(condition=Q(status="OPEN") | ~Q(outcome=""),
+                                   name="risk_case_closed_with_outcome"),
+            models.CheckConstraint(condition=Q(loss_fen__gte=0) & Q(compensation_fen__gte=0)
+                                   & Q(compensation_fen__lte=models.F("loss_fen")),
+                                   name="risk_case_compensation_within_loss"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.pk} {self.subject} {self.status}"
+
+
+class CaseEvent(models.Model):
+    """The case's history: opened, decisions joined, assigned, notes, call-backs, customer
+    confirmations, escalation, outcome, compensation — who, when, what."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=64)
+    kind = models.CharField(max_length=20)  # e.g. "opened", "note", "callback", "escalated"
+    text = models.CharField(max_length=1000, blank=True)
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["at", "pk"]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from wangyin.audit import services as audit
 from wangyin.risk.expressions import Compiled, compile_rule
-from wangyin.risk.models import Action, Rule, RuleSet, RuleSetStatus
+from wangyin.risk.models import Action, Family, Rule, RuleSet, RuleSetStatus
 
 SHIPPED_PACK = Path(__file__).with_name("data") / "rules.toml"
 INSTALLER = "system:install"
@@ -44,12 +44,14 @@ def cache_clear() -> None:
 
 
 def pack_rules(path: Path = SHIPPED_PACK) -> list[dict]:
-    """The rules of a pack file, each checked (expression, action, score)."""
+    """The rules of a pack file, each checked (expression, action, family)."""
     rules = tomllib.loads(path.read_text(encoding="utf-8")).get("rule", [])
     for rule in rules:
         compile_rule(rule["expression"])
         if rule["action"] not in (Action.STEP_UP, Action.REVIEW, Action.BLOCK):
             raise ValueError(f"rule {rule['code']}: unknown action {rule['action']!r}")
+        if rule.get("family", Family.BEHAVIOUR) not in Family.values:
+            raise ValueError(f"rule {rule['code']}: unknown family {rule['family']!r}")
     return rules
 
 
