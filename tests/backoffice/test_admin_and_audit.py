@@ -112,3 +112,12 @@ def test_security_admin_edits_bank_limits(client):
     assert caps_of("SMS").per_transaction_fen == 30_000_00
     teller = _signed_in(client.__class__(), "teller07", staff.TELLER)
     assert teller.get("/bo/limits/").status_code == 404
+
+
+@pytest.mark.req("RK-15")
+def test_only_the_risk_roles_reach_the_risk_desk(client, risk_officer, risk_manager):
+    assert "风险" in risk_officer.get("/bo/risk/").content.decode()
+    assert risk_manager.get("/bo/risk/").status_code == 200
+    for role in (staff.TELLER, staff.SECURITY_ADMIN, staff.AUDITOR):
+        other = _signed_in(client.__class__(), f"x_{role}", role)
+        assert other.get("/bo/risk/").status_code == 404  # looks missing (SE-08)

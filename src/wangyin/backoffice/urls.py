@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from wangyin.backoffice import views
+from wangyin.backoffice import risk, views
 
 app_name = "bo"
 
@@ -36,4 +36,5 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("audit/verify/", views.audit_check, name="audit_verify"),
     path("sms/", views.sms_sandbox, name="sms"),
+    path("risk/", risk.home, name="risk"),
 ]

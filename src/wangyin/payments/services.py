@@ -275,16 +275,17 @@ def transfer_execute(*, user: ChannelUser, instruction: Instruction, nonce: str,
         found = _existing(user.person_id, idempotency_key, instruction)
         if found is not None:
             return found
-        quote = _checked(user=user, instruction=instruction, device_id=device_id, ip=ip,
-                         at=at, nonce=nonce)
         try:
+            quote = _checked(user=user, instruction=instruction, device_id=device_id, ip=ip,
+                             at=at, nonce=nonce)
             challenge = authn.authorisation_use(
                 challenge_id=challenge_id or 0, person=user.person, purpose=quote.operation,
                 digest=quote.key.digest(), requires=quote.factors,
                 at=at) if quote.factors else None
-        except (NotAuthorised, DigestMismatch) as exc:
+        except (NotAuthorised, DigestMismatch, PaymentBlocked) as exc:
             # Leave the block normally: the burnt authorisation and the audit of a
-            # mismatch are committed although no money moves (TX-06).
+            # mismatch (TX-06), or the risk decision that blocked the payment, are
+            # committed although no money moves.
             refused = exc
         else:
             refused = None

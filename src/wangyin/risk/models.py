@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from wangyin.core.fields import EncryptedTextField
 
@@ -230,8 +231,8 @@ class CaseLevel(models.TextChoices):
 
 
 class CaseStatus(models.TextChoices):
-    OPEN = "OPEN", _("Open")
-    CLOSED = "CLOSED", _("Closed")
+    OPEN = "OPEN", pgettext_lazy("case", "Open")
+    CLOSED = "CLOSED", pgettext_lazy("case", "Closed")
 
 
 class CaseOutcome(models.TextChoices):

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from wangyin.audit import services as audit
-from wangyin.risk import lists, rules
+from wangyin.risk import cases, lists, rules
 from wangyin.risk.models import STRENGTH, Action
 from wangyin.risk.models import Decision as DecisionRow
 
@@ -77,7 +77,9 @@ def _fallback(event: Event, why: str) -> Decision:
 
 
 def evaluate(event: Event) -> Decision:
-    """The decision for ``event``, stored; audited when it is not "allow"."""
+    """The decision for ``event``, stored; when it is not "allow", audited and filed in the
+    subject's case. Runs in the caller's transaction: a caller that refuses the operation
+    must let that transaction commit (the decision and its case are the record of it)."""
     started = time.perf_counter()
     features, version, fallback = {}, None, False
     try:
@@ -92,12 +94,13 @@ def evaluate(event: Event) -> Decision:
     if not fallback and elapsed_us > settings.RISK_BUDGET_MS * 1000:
         log.warning("risk.evaluate_overran", kind=event.kind, elapsed_us=elapsed_us)
         decision, fallback = _fallback(event, "evaluation_overran"), True
-    DecisionRow.objects.create(
+    row = DecisionRow.objects.create(
         at=event.at, kind=event.kind, person_id=event.person_id, channel=event.channel,
         amount_fen=event.amount_fen, action=decision.action, score=decision.score,
         reasons=list(decision.reasons), features=features, rule_set_version=version,
         fallback=fallback, elapsed_us=elapsed_us)
     if decision.action != ALLOW:
+        cases.on_decision(row, ip=event.ip)
         audit.record(actor=f"customer:{event.person_id}", action="risk.decision",
                      target=f"person:{event.person_id}", occurred_at=event.at,
                      device=event.device, ip=event.ip,

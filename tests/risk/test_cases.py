@@ -1,0 +1,58 @@
+"""Every non-allow decision is filed in a case: one open case per subject, graded by its
+strongest decision; a payment blocked at execution leaves its decision and case behind."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.payments.conftest import confirm, instruction
+from tests.risk.conftest import live_rules
+from wangyin.payments import services as payments
+from wangyin.payments.errors import PaymentBlocked
+from wangyin.payments.models import Transfer
+from wangyin.risk import services as risk
+from wangyin.risk.models import Case, CaseEvent, Decision
+
+pytestmark = pytest.mark.django_db
+
+
+def _event(at, person_id=7, yuan=100, ip="203.0.113.9"):
+    return risk.Event(kind="transfer.same_bank", person_id=person_id, channel="web",
+                      device="dev-1", ip=ip, at=at, amount_fen=yuan * 100,
+                      counterparty="6217000000000001")
+
+
+@pytest.mark.req("RK-06")
+def test_decisions_join_the_subjects_open_case_and_raise_its_grade(at):
+    live_rules(at, ("big", "amount_fen >= 100000", "review"),
+               ("huge", "amount_fen >= 1000000", "block"))
+    assert risk.evaluate(_event(at, yuan=10)).action == "allow"
+    assert not Case.objects.exists()  # allow opens nothing
+    risk.evaluate(_event(at, yuan=1_000))
+    case = Case.objects.get()
+    assert (case.subject, case.severity, case.reasons) == ("person:7", 4, ["big"])  # score 90
+    risk.evaluate(_event(at + timedelta(minutes=5), yuan=10_000))
+    risk.evaluate(_event(at + timedelta(minutes=6), person_id=None, yuan=1_000))
+    case.refresh_from_db()
+    assert case.reasons == ["big", "huge"] and case.updated_at == at + timedelta(minutes=5)
+    assert Case.objects.count() == 2 and Case.objects.filter(subject="ip:203.0.113.9").exists()
+    assert list(case.decisions.values_list("action", flat=True).order_by("at")) == [
+        "review", "block"]
+    assert list(CaseEvent.objects.filter(case=case).values_list("kind", flat=True)) == [
+        "opened", "decision"]
+
+
+@pytest.mark.req("RK-18")
+def test_a_payment_blocked_at_execution_leaves_its_decision_and_case(payer, payee, at):
+    user, account = payer
+    order = instruction(account, payee)
+    quote = payments.transfer_quote(user=user, instruction=order, device_id="dev-1", ip=None,
+                                    at=at)
+    challenge = confirm(user, quote, at)
+    live_rules(at, ("late_block", "is_funds", "block"))  # live between confirming and paying
+    with pytest.raises(PaymentBlocked):
+        payments.transfer_execute(user=user, instruction=order, nonce=quote.key.nonce,
+                                  challenge_id=challenge.pk, idempotency_key="k1",
+                                  device_id="dev-1", ip=None, at=at)
+    blocked = Decision.objects.get(action="block")  # committed although nothing moved
+    assert blocked.case.person_id == user.person_id and not Transfer.objects.exists()
