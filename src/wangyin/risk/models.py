@@ -176,11 +176,14 @@ class Counter(models.Model):
     key = models.CharField(max_length=80)
     span = models.PositiveIntegerField()  # seconds: 60 or 86 400
     bucket = models.DateTimeField()  # start of the bucket
+    # The customer's share of a bucket (person id modulo a small number): customers who pay
+    # from one IP or into one account at once do not wait for each other's row lock.
+    shard = models.PositiveSmallIntegerField(default=0)
     count = models.PositiveIntegerField(default=0)
     sum_fen = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "span", "bucket"],
+        constraints = [models.UniqueConstraint(fields=["key", "span", "bucket", "shard"],
                                                name="risk_counter_bucket_once")]
 
 
