@@ -126,6 +126,19 @@ KINDS: dict[str, Kind] = {
     "security.mobile_receiving_stopped": _kind(
         Category.SECURITY, _("Receiving by mobile number stopped"),
         _("Payers can no longer pay you by your mobile number.")),
+    # Risk control (RK-12, TX-08, TX-13): the customer confirms a held operation; a
+    # stop-payment they asked for is in force.
+    "risk.confirm": _kind(
+        Category.SECURITY, _("Please confirm a held transfer"),
+        _("Your transfer of %(amount)s from the account ending %(tail)s to %(payee)s on "
+          "%(date)s is on hold. Was it you? Answer in Security centre › Confirm held "
+          "transfers, or call the bank."),
+        "tail", "amount_fen", "payee", "date"),
+    "risk.stop_payment": _kind(
+        Category.SECURITY, _("Stop-payment in force"),
+        _("At your request, payments out of your accounts ending %(tail)s are stopped. "
+          "Money can still be paid in. To lift it, visit a branch with your ID card."),
+        "tail"),
     # Service: the customer's internet banking itself.
     "service.opened": _kind(
         Category.SERVICE, _("Welcome to internet banking"),

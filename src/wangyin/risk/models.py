@@ -290,10 +290,14 @@ class Case(models.Model):
     closed_by = models.CharField(max_length=64, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     loss_fen = models.BigIntegerField(default=0)  # fraud loss suffered by the customer
+    loss_recorded_by = models.CharField(max_length=64, blank=True)  # the maker
+    loss_recorded_at = models.DateTimeField(null=True, blank=True)
     compensation = models.CharField(max_length=10, choices=Compensation.choices, blank=True,
                                     default=Compensation.NONE)
     compensation_fen = models.BigIntegerField(default=0)
     compensation_reason = models.CharField(max_length=500, blank=True)
+    compensation_decided_by = models.CharField(max_length=64, blank=True)  # the checker
+    compensation_decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "level", "-severity", "opened_at"],
@@ -306,6 +310,10 @@ class Case(models.Model):
             models.CheckConstraint(condition=Q(loss_fen__gte=0) & Q(compensation_fen__gte=0)
                                    & Q(compensation_fen__lte=models.F("loss_fen")),
                                    name="risk_case_compensation_within_loss"),
+            # Maker–checker (RK-17): who decides the compensation did not record the loss.
+            models.CheckConstraint(condition=Q(compensation_decided_by="") | ~Q(
+                compensation_decided_by=models.F("loss_recorded_by")),
+                name="risk_case_compensation_checker_is_not_maker"),
         ]
 
     def __str__(self) -> str:
