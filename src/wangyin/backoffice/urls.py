@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from wangyin.backoffice import risk, views
+from wangyin.backoffice import risk, risk_rules, views
 
 app_name = "bo"
 
@@ -37,4 +37,27 @@ urlpatterns = [
     path("audit/verify/", views.audit_check, name="audit_verify"),
     path("sms/", views.sms_sandbox, name="sms"),
     path("risk/", risk.home, name="risk"),
+    path("risk/rules/", risk_rules.rule_sets, name="risk_rule_sets"),
+    path("risk/rules/new/", risk_rules.rule_set_new, name="risk_rule_set_new"),
+    path("risk/rules/<int:version>/", risk_rules.rule_set, name="risk_rule_set"),
+    path("risk/rules/<int:version>/add/", risk_rules.rule_edit, name="risk_rule_add"),
+    path("risk/rules/<int:version>/rules/<slug:code>/", risk_rules.rule_edit,
+         name="risk_rule_edit"),
+    path("risk/rules/<int:version>/rules/<slug:code>/delete/", risk_rules.rule_delete,
+         name="risk_rule_delete"),
+    path("risk/rules/<int:version>/submit/", risk_rules.rule_set_submit,
+         name="risk_rule_set_submit"),
+    path("risk/rules/<int:version>/discard/", risk_rules.rule_set_discard,
+         name="risk_rule_set_discard"),
+    path("risk/rules/<int:version>/approve/", risk_rules.rule_set_approve,
+         name="risk_rule_set_approve"),
+    path("risk/rules/<int:version>/reject/", risk_rules.rule_set_reject,
+         name="risk_rule_set_reject"),
+    path("risk/rules/<int:version>/backtest/", risk_rules.rule_set_backtest,
+         name="risk_backtest"),
+    path("risk/lists/", risk_rules.risk_lists, name="risk_lists"),
+    path("risk/lists/add/", risk_rules.list_add, name="risk_list_add"),
+    path("risk/lists/<int:entry_id>/remove/", risk_rules.list_remove, name="risk_list_remove"),
+    path("risk/lists/export/", risk_rules.list_export, name="risk_list_export"),
+    path("risk/lists/import/", risk_rules.list_import, name="risk_list_import"),
 ]

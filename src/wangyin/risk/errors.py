@@ -1,6 +1,7 @@
 """What risk control refuses — rule-set changes and case work — in words staff and customers
 can act on."""
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from wangyin.core.errors import DomainError
@@ -49,8 +50,15 @@ class RuleInvalid(RuleSetError):
 
 
 class RuleExpressionInvalid(RuleSetError):
+    """CEL's own message (position and what is wrong) follows ours."""
+
     code = "risk_rule_expression_invalid"
     message = _("The rule's expression cannot be used as a rule.")
+
+    def __init__(self, detail: str = "", **kwargs) -> None:
+        super().__init__(format_lazy("{} {}", self.message, detail) if detail else None,
+                         **kwargs)
+        self.detail = detail
 
 
 class RuleNotFound(RuleSetError):

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from wangyin.audit import services as audit
 from wangyin.core.crypto import blind_index
@@ -41,30 +42,30 @@ def normalised(subject: str, value: str) -> tuple[str, str, str]:
     if subject in (ListSubject.ACCOUNT, ListSubject.CARD):
         digits = re.sub(r"[\s-]+", "", value)
         if not _ACCOUNT.match(digits):
-            raise ListValueInvalid("an account or card number has 8 to 32 digits")
+            raise ListValueInvalid(_("an account or card number has 8 to 32 digits"))
         return digits, blind_index(digits, purpose=f"risk.{subject}"), mask_account(digits)
     if subject == ListSubject.ID_NUMBER:
         upper = value.upper()
         if not _ID_NUMBER.match(upper):
-            raise ListValueInvalid("not an ID document number")
+            raise ListValueInvalid(_("not an ID document number"))
         return upper, id_number_index(upper), mask_id_number(upper)
     if subject == ListSubject.PHONE:
         try:
             phone = clean_phone(value)
         except InvalidPhone as exc:
-            raise ListValueInvalid("not a mobile number") from exc
+            raise ListValueInvalid(_("not a mobile number")) from exc
         return phone, phone_index(phone), mask_phone(phone)
     if subject == ListSubject.IP:
         try:
             address = str(ipaddress.ip_address(value))
         except ValueError as exc:
-            raise ListValueInvalid("not an IP address") from exc
+            raise ListValueInvalid(_("not an IP address")) from exc
         return address, blind_index(address, purpose="risk.IP"), address
     if subject == ListSubject.DEVICE:
         if not 1 <= len(value) <= 64:
-            raise ListValueInvalid("a device identifier of 1 to 64 characters")
+            raise ListValueInvalid(_("a device identifier of 1 to 64 characters"))
         return value, blind_index(value, purpose="risk.DEVICE"), f"{value[:6]}…"
-    raise ListValueInvalid(f"unknown subject {subject!r}")
+    raise ListValueInvalid(_("unknown subject"))
 
 
 def _active(at: datetime) -> Q:
@@ -77,11 +78,11 @@ def entry_add(*, colour: str, subject: str, value: str, reason: str, staff: str,
     """List a value (an active entry of the same colour is returned unchanged; an expired
     one is closed first)."""
     if colour not in ListColour.values:
-        raise ListValueInvalid(f"unknown colour {colour!r}")
+        raise ListValueInvalid(_("unknown colour"))
     if not reason.strip():
-        raise ListValueInvalid("a reason is required")
+        raise ListValueInvalid(_("a reason is required"))
     if expires_at is not None and expires_at <= at:
-        raise ListValueInvalid("the expiry must be in the future")
+        raise ListValueInvalid(_("the expiry must be in the future"))
     stored, index, shown = normalised(subject, value)
     same = ListEntry.objects.select_for_update().filter(
         colour=colour, subject=subject, value_index=index, removed_at__isnull=True).first()
@@ -145,8 +146,25 @@ def hits(subjects: Subjects, at: datetime) -> list[str]:
     return sorted({f"{colour}:{subject}" for colour, subject in found})
 
 
-def export_csv(at: datetime) -> str:
-    """The active entries, values in the clear, to share with another institution."""
+def entries(*, at: datetime, colour: str = "", subject: str = "", active: bool = True,
+            limit: int = 500) -> list[ListEntry]:
+    """Entries for the staff screens, newest first: the active ones, or the expired and
+    removed ones when ``active`` is false. Values only as ``shown`` (masked)."""
+    found = ListEntry.objects.filter(_active(at) if active else ~_active(at))
+    if colour:
+        found = found.filter(colour=colour)
+    if subject:
+        found = found.filter(subject=subject)
+    return list(found.defer("value").order_by("-added_at", "-pk")[:limit])
+
+
+def export_csv(at: datetime, *, staff: str = "", reason: str = "") -> str:
+    """The active entries, values in the clear, to share with another institution (a staff
+    export is audited: the values leave the bank)."""
+    if staff:
+        audit.record(actor=staff, action="risk.list.exported", occurred_at=at,
+                     details={"reason": reason[:200],
+                              "entries": ListEntry.objects.filter(_active(at)).count()})
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -163,14 +181,15 @@ def import_csv(text: str, *, source: str, staff: str, at: datetime) -> int:
     reported by its number and nothing is added. Returns how many lines were read."""
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or not set(CSV_FIELDS) <= set(reader.fieldnames):
-        raise ListValueInvalid(f"the header must name the columns {','.join(CSV_FIELDS)}")
+        raise ListValueInvalid(_("the header must name the columns %(columns)s")
+                               % {"columns": ",".join(CSV_FIELDS)})
     count = 0
     for row in reader:
         try:
             expires = (datetime.fromisoformat(row["expires_at"]) if row["expires_at"]
                        else None)
             if expires is not None and expires.tzinfo is None:
-                raise ListValueInvalid("the expiry needs a time zone")
+                raise ListValueInvalid(_("the expiry needs a time zone"))
             entry_add(colour=row["colour"], subject=row["subject"], value=row["value"],
                       reason=row["reason"], staff=staff, at=at, expires_at=expires,
                       source=source)
