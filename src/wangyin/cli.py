@@ -12,6 +12,7 @@
     wangyin calendar load|show  the business calendar (public holidays, make-up working days)
     wangyin fees [FILE]      check a transfer fee schedule and print what it charges
     wangyin clearing ...     interbank clearing: reconcile; the sandbox (run, incoming)
+    wangyin risk rules show  the live rule set (or --version N)
     wangyin manage ARGS...   any Django management command
 """
 
@@ -321,6 +322,39 @@ def clearing_incoming(account: str, amount: str, payee_name: str, payer_name: st
         click.echo(f"not a payable amount: {amount} ({exc})", err=True)
         sys.exit(2)
     click.echo(f"credit {msg_id} queued in the sandbox clearing system")
+
+
+@main.group(help="Risk control.")
+def risk() -> None:
+    pass
+
+
+@risk.group("rules", help="Rule sets (changed only in the back office, under maker–checker).")
+def risk_rules() -> None:
+    pass
+
+
+@risk_rules.command("show", help="Print the live rule set, or version N with --version.")
+@click.option("--version", "version", type=int, default=None, help="A version number.")
+def risk_rules_show(version: int | None) -> None:
+    _django()
+    from wangyin.risk import rules
+    from wangyin.risk.models import RuleSet
+
+    if version is None:
+        rules.live()  # installs the shipped pack when the bank has no live set
+        rule_set = RuleSet.objects.get(status="LIVE")
+    else:
+        rule_set = RuleSet.objects.filter(version=version).first()
+        if rule_set is None:
+            click.echo(f"no rule set v{version}", err=True)
+            sys.exit(1)
+    when = f" live from {rule_set.live_from:%Y-%m-%d %H:%M}" if rule_set.live_from else ""
+    click.echo(f"rule set v{rule_set.version} {rule_set.status}: made by {rule_set.created_by}"
+               f", approved by {rule_set.decided_by or '-'}{when}")
+    for rule in rule_set.rules.order_by("priority", "code"):
+        click.echo(f"{rule.priority:>5} {rule.code:<28} {rule.family:<9} {rule.action:<7} "
+                   f"{rule.score:>3} {'on ' if rule.enabled else 'off'} {rule.expression}")
 
 
 @main.command(help="Print the compliance matrix and write docs/compliance.md.")

@@ -5,10 +5,12 @@ a backtest replays the stored decisions through a version."""
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from django.db import IntegrityError, transaction
 
 from tests.risk.conftest import live_rules
 from wangyin.audit.models import AuditEvent
+from wangyin.cli import main
 from wangyin.risk import errors, lists, rules, rulesets
 from wangyin.risk import services as risk
 from wangyin.risk.models import Decision, RuleSet
@@ -271,3 +273,14 @@ def test_a_backtest_period_is_bounded(at, monkeypatch, settings):
                                by=MAKER, at=at)
     assert (result.replayed, result.truncated) == (4, True)  # the most recent four
     assert result.not_comparable == {"fallback": 1}
+
+
+def test_the_command_line_prints_the_live_rules(at):
+    live_rules(at, *BASELINE)
+    shown = CliRunner().invoke(main, ["risk", "rules", "show"])
+    assert shown.exit_code == 0
+    assert shown.output.startswith("rule set v2 LIVE: made by staff:maker")
+    assert "black_list" in shown.output and "is_funds && amount_fen >= 100000" in shown.output
+    assert "large_amount_review" in CliRunner().invoke(
+        main, ["risk", "rules", "show", "--version", "1"]).output
+    assert CliRunner().invoke(main, ["risk", "rules", "show", "--version", "99"]).exit_code == 1
