@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -171,6 +172,24 @@ RISK_RULES_REFRESH_SECONDS = float(os.environ.get("WANGYIN_RISK_RULES_REFRESH", 
 RISK_BUDGET_MS = float(os.environ.get("WANGYIN_RISK_BUDGET_MS", "50"))
 RISK_FALLBACK_REVIEW_FEN = int(os.environ.get("WANGYIN_RISK_FALLBACK_REVIEW_FEN",
                                               str(5_000 * 100)))
+# The thresholds the shipped rules read as ``params.<name>`` (amounts in fen, counts, hours,
+# km/h); WANGYIN_RISK_PARAMS (JSON) overrides any of them. docs/risk.md explains each rule.
+# (``params.review_fen`` is RISK_REVIEW_FEN.)
+RISK_PARAMS = {
+    "ip_fail_limit": 20,  # failed sign-ins from one IP in an hour: the IP is blocked
+    "device_customers": 3,  # customers bound on one device
+    "travel_kmh": 800, "travel_min_km": 300,  # faster than a plane between two events
+    "new_device_hours": 24, "new_device_large_fen": 50_000 * 100,
+    "frequency_10m": 5, "frequency_1h": 10,
+    "structuring_floor_fen": 450_000 * 100, "structuring_count": 2,
+    "dormant_days": 180, "dormant_fen": 10_000 * 100,
+    "rapid_min_fen": 50_000 * 100, "rapid_out_pct": 80,
+    "night_large_fen": 20_000 * 100,
+    "unusual_times_max": 5, "unusual_min_fen": 10_000 * 100, "usual_payments": 5,
+    "peer_times_p95": 5,
+} | {k: int(v) for k, v in json.loads(os.environ.get("WANGYIN_RISK_PARAMS", "{}")).items()}
+RISK_IP_BLOCK_MINUTES = int(os.environ.get("WANGYIN_RISK_IP_BLOCK_MINUTES", "60"))
+RISK_IP_REGIONS = os.environ.get("WANGYIN_IP_REGIONS", "")  # empty: the shipped table
 LARGE_PAYMENT_WARNING_FEN = int(os.environ.get("WANGYIN_LARGE_PAYMENT_FEN", str(50_000 * 100)))
 CLASS_II_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_II_DAILY_FEN", str(10_000 * 100)))
 CLASS_III_DAILY_OUT_FEN = int(os.environ.get("WANGYIN_CLASS_III_DAILY_FEN", str(2_000 * 100)))

@@ -5,6 +5,7 @@ from django.views.i18n import set_language
 
 from wangyin.ops import views as ops_views
 from wangyin.web import banking, clearing, inbox, login, payees, payments, receipts, selfservice
+from wangyin.web import risk as web_risk
 from wangyin.web import views as web_views
 
 urlpatterns = [
@@ -57,6 +58,9 @@ urlpatterns = [
     path("messages/<int:notice_id>/", inbox.message_open, name="message"),
     path("security/", banking.security_centre, name="security"),
     path("security/confirm/", banking.security_confirm, name="security_confirm"),
+    path("security/held/", web_risk.confirm_list, name="risk_confirm"),
+    path("security/held/<int:case_id>/", web_risk.confirm_answer,
+         name="risk_confirm_answer"),
     path("security/funds/close/", banking.funds_close, name="funds_close"),
     path("security/limits/", banking.own_limits, name="own_limits"),
     path("security/phone/", banking.phone_change, name="phone_change"),

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from wangyin.backoffice import risk, risk_rules, views
+from wangyin.backoffice import risk, risk_cases, risk_rules, views
 
 app_name = "bo"
 
@@ -37,6 +37,18 @@ urlpatterns = [
     path("audit/verify/", views.audit_check, name="audit_verify"),
     path("sms/", views.sms_sandbox, name="sms"),
     path("risk/", risk.home, name="risk"),
+    path("risk/cases/", risk_cases.case_queue, name="risk_cases"),
+    path("risk/cases/<int:case_id>/", risk_cases.case_detail, name="risk_case"),
+    path("risk/cases/<int:case_id>/assign/", risk_cases.case_assign, name="risk_case_assign"),
+    path("risk/cases/<int:case_id>/note/", risk_cases.case_note, name="risk_case_note"),
+    path("risk/cases/<int:case_id>/callback/", risk_cases.case_callback,
+         name="risk_case_callback"),
+    path("risk/cases/<int:case_id>/escalate/", risk_cases.case_escalate,
+         name="risk_case_escalate"),
+    path("risk/cases/<int:case_id>/close/", risk_cases.case_close, name="risk_case_close"),
+    path("risk/cases/<int:case_id>/loss/", risk_cases.case_loss, name="risk_case_loss"),
+    path("risk/cases/<int:case_id>/compensation/", risk_cases.case_compensation,
+         name="risk_case_compensation"),
     path("risk/rules/", risk_rules.rule_sets, name="risk_rule_sets"),
     path("risk/rules/new/", risk_rules.rule_set_new, name="risk_rule_set_new"),
     path("risk/rules/<int:version>/", risk_rules.rule_set, name="risk_rule_set"),
