@@ -11,8 +11,10 @@ from django.db import transaction
 
 from wangyin.audit import services as audit
 from wangyin.identity import services as identity
+from wangyin.identity.errors import DeviceRefused
 from wangyin.identity.models import ChannelUser, Device
 from wangyin.notify import services as notify
+from wangyin.risk import services as risk
 
 BIND_PURPOSE = "device.bind"
 
@@ -31,6 +33,18 @@ def device_label(user_agent: str) -> str:
                                           ("iPhone", "iPhone"), ("Mac OS", "macOS"),
                                           ("Linux", "Linux")) if key in ua), "")
     return f"{browser} {system}".strip()[:120]
+
+
+def device_bind_check(*, user: ChannelUser, device_id: str, ip: str | None,
+                      at: datetime) -> None:
+    """Risk control on binding this device, before the SMS code is sent: a device it holds
+    or blocks (listed, or on too many customers' banking) is refused, the decision kept."""
+    person = user.person
+    decision = risk.evaluate(risk.Event(
+        kind="device.bind", person_id=person.pk, channel="web", device=device_id, ip=ip,
+        at=at, id_number_index=person.id_number_index, phone_index=person.phone_index))
+    if decision.action in (risk.BLOCK, risk.REVIEW):
+        raise DeviceRefused(extra={"reasons": list(decision.reasons)})
 
 
 @transaction.atomic

@@ -25,6 +25,29 @@ class PasskeyLoginFailed(IdentityError):
                 "your login name and password.")
 
 
+class LoginRefused(IdentityError):
+    """Risk control refused this sign-in (a blocked network, a listed device or customer)."""
+
+    code = "login_refused"
+    http_status = 403
+    message = _("For your security this sign-in was not allowed. Please try again later from "
+                "your usual network, or call the bank.")
+
+
+class DeviceRefused(IdentityError):
+    code = "device_refused"
+    http_status = 403
+    message = _("For your security this device cannot be used for internet banking. Please "
+                "call the bank, or sign in from a device you have used before.")
+
+
+class SignUpRefused(IdentityError):
+    code = "signup_refused"
+    http_status = 403
+    message = _("Online registration could not be completed. Please register at any branch "
+                "counter with your ID card.")
+
+
 class LoginLocked(IdentityError):
     code = "login_locked"
     http_status = 403

@@ -60,6 +60,7 @@ class LoginOutcome(models.TextChoices):
     LOCKED = "LOCKED", _("Login locked")
     CLOSED = "CLOSED", _("Internet banking closed")
     BAD_PASSKEY = "BAD_PASSKEY", _("Passkey refused")
+    REFUSED = "REFUSED", _("Refused by risk control")
 
 
 class LoginMethod(models.TextChoices):

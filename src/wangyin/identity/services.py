@@ -32,10 +32,12 @@ from wangyin.identity.errors import (
     LoginFailed,
     LoginLocked,
     LoginNameTaken,
+    LoginRefused,
     NotEnrolled,
     PasskeyLoginFailed,
     PasswordReused,
     RiskNotAcknowledged,
+    SignUpRefused,
     WeakPassword,
 )
 from wangyin.identity.models import (
@@ -49,6 +51,7 @@ from wangyin.identity.models import (
 )
 from wangyin.identity.passwords import PersonalData, password_problems
 from wangyin.notify import services as notify
+from wangyin.risk import services as risk
 
 _LOGIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{5,29}$")
 # A hash of a random password: checked when the name is unknown, so that an unknown name
@@ -221,8 +224,12 @@ def _password_attempt(*, login_name: str, password: str, ip: str | None, device:
                       user_agent: str, at: datetime) -> tuple[ChannelUser | None, str]:
     user = (ChannelUser.objects.select_for_update().select_related("person")
             .filter(login_name__iexact=(login_name or "").strip()).first())
+    if risk.ip_blocked(ip, at):  # blocked before the password is even looked at (RK-16)
+        check_password(password, _DUMMY_HASH)
+        return user, LoginOutcome.REFUSED
     if user is None or user.status != UserStatus.ACTIVE:
         check_password(password, _DUMMY_HASH)
+        risk.login_failed(ip=ip, device=device, person_id=None, at=at)
         return None, "unknown or closed"
 
     def event(outcome: str) -> None:
@@ -240,6 +247,7 @@ def _password_attempt(*, login_name: str, password: str, ip: str | None, device:
             user.locked_until = next_unlock_time(at)
         user.save(update_fields=["failed_attempts", "locked_until"])
         event(LoginOutcome.BAD_PASSWORD)
+        risk.login_failed(ip=ip, device=device, person_id=user.person_id, at=at)
         audit.record(actor=user.actor, action="identity.login.failed", ip=ip, device=device,
                      result="FAILURE", target=f"channel_user:{user.pk}", occurred_at=at,
                      details={"failed_attempts": user.failed_attempts, "locked": locks_now})
@@ -255,6 +263,9 @@ def _password_attempt(*, login_name: str, password: str, ip: str | None, device:
     if user.failed_attempts or user.locked_until:
         user.failed_attempts, user.locked_until = 0, None
         user.save(update_fields=["failed_attempts", "locked_until"])
+    if not _login_allowed(user, ip=ip, device=device, at=at):
+        event(LoginOutcome.REFUSED)
+        return user, LoginOutcome.REFUSED
     event(LoginOutcome.SUCCESS)
     audit.record(actor=user.actor, action="identity.login.succeeded", ip=ip, device=device,
                  target=f"channel_user:{user.pk}", occurred_at=at)
@@ -278,12 +289,30 @@ def passkey_login(*, assertion: str, challenge: str, challenge_issued_at: dateti
     return _signed_in_or_raise(user, outcome, PasskeyLoginFailed)
 
 
+def _login_allowed(user: ChannelUser, *, ip: str | None, device: str, at: datetime) -> bool:
+    """Risk control on a sign-in whose credentials were right (RK-01): refused when it
+    blocks or holds it; a step-up asks for the SMS code of a new device even on a bound one
+    (``user.risk_step_up``). Where and when the customer was seen is remembered."""
+    person = user.person
+    decision = risk.evaluate(risk.Event(
+        kind="login", person_id=user.person_id, channel="web", device=device, ip=ip, at=at,
+        id_number_index=person.id_number_index, phone_index=person.phone_index))
+    user.risk_step_up = decision.action == risk.STEP_UP
+    if decision.action in (risk.BLOCK, risk.REVIEW):
+        return False
+    risk.signed_in(person_id=user.person_id, device=device, ip=ip, at=at)
+    return True
+
+
 def _signed_in_or_raise(user, outcome: str, failed: type[IdentityError]) -> ChannelUser:
-    """The user of a successful attempt; ``LoginLocked`` or the vague ``failed`` else."""
+    """The user of a successful attempt; ``LoginLocked``, ``LoginRefused`` or the vague
+    ``failed`` else."""
     if outcome == LoginOutcome.SUCCESS:
         return user
     if outcome == LoginOutcome.LOCKED:
         raise LoginLocked()
+    if outcome == LoginOutcome.REFUSED:
+        raise LoginRefused()
     raise failed(extra={"reason": outcome})
 
 
@@ -318,6 +347,8 @@ def _passkey_attempt(*, assertion: str, challenge: str, challenge_issued_at: dat
         return failed(LoginOutcome.BAD_PASSKEY, why)
     if user.locked_until and user.locked_until > at:
         return failed(LoginOutcome.LOCKED, "login locked")
+    if risk.ip_blocked(ip, at) or not _login_allowed(user, ip=ip, device=device, at=at):
+        return failed(LoginOutcome.REFUSED, "refused by risk control")
     LoginEvent.objects.create(user=user, outcome=LoginOutcome.SUCCESS,
                               method=LoginMethod.PASSKEY, ip=ip, device=device[:64],
                               user_agent=user_agent[:200], at=at)
@@ -629,11 +660,27 @@ def new_password_check(*, person: Person, login_name: str, password: str) -> Non
         raise WeakPassword(problems)
 
 
-@transaction.atomic
 def self_register(*, person_id: int, login_name: str, password: str, ip: str | None,
-                  at: datetime) -> ChannelUser:
+                  at: datetime, device: str = "") -> ChannelUser:
     """Open the public edition online (queries and own-account transfers only) after the
-    caller verified an SMS code sent to the reserved phone."""
+    caller verified an SMS code sent to the reserved phone. Risk control sees the sign-up
+    first (ON-15); one it holds or blocks is refused — the customer registers at a branch —
+    and its decision and case are kept."""
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise PartyNotFound(extra={"person_id": person_id})
+    decision = risk.evaluate(risk.Event(
+        kind="signup", person_id=person.pk, channel="web", device=device, ip=ip, at=at,
+        id_number_index=person.id_number_index, phone_index=person.phone_index))
+    if decision.action in (risk.BLOCK, risk.REVIEW):
+        raise SignUpRefused(extra={"reasons": list(decision.reasons)})
+    return _self_register(person_id=person_id, login_name=login_name, password=password,
+                          ip=ip, at=at)
+
+
+@transaction.atomic
+def _self_register(*, person_id: int, login_name: str, password: str, ip: str | None,
+                   at: datetime) -> ChannelUser:
     person, login_name = _lock_for_enrolment(person_id=person_id, login_name=login_name)
     new_password_check(person=person, login_name=login_name, password=password)
     user = _create_login(person=person, login_name=login_name, edition=Edition.PUBLIC,

@@ -62,6 +62,13 @@ class AccountClassLimit(PaymentError):
     http_status = 403
 
 
+class PayeeBlocked(PaymentError):
+    code = "payee_blocked"
+    http_status = 403
+    message = _("For your safety this payee cannot be added. Please call the bank's service "
+                "line if you need help.")
+
+
 class PaymentBlocked(PaymentError):
     code = "payment_blocked"
     http_status = 403

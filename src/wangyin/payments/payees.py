@@ -51,6 +51,7 @@ from wangyin.payments.errors import (
     MobileTaken,
     PayeeAccountClosed,
     PayeeAccountInvalid,
+    PayeeBlocked,
     PayeeBookFull,
     PayeeExists,
     PayeeIsOwnAccount,
@@ -61,6 +62,7 @@ from wangyin.payments.errors import (
     UnknownBank,
 )
 from wangyin.payments.models import Bank, MobileReceiving, Payee, Transfer, TransferKind
+from wangyin.risk import services as risk
 
 MAX_PAYEES = 200
 TO_OTHERS = (TransferKind.SAME_BANK, TransferKind.INTERBANK)
@@ -142,9 +144,19 @@ def _payee_key(payee: Resolved, *, device_id: str, nonce: str) -> KeyData:
 
 
 def payee_add_quote(*, user: ChannelUser, account: str, name: str, bank_code: str,
-                    device_id: str) -> PayeeQuote:
-    """Check a new entry and say what confirming it takes (the key data and factors)."""
+                    device_id: str, ip: str | None = None,
+                    at: datetime | None = None) -> PayeeQuote:
+    """Check a new entry and say what confirming it takes (the key data and factors).
+    Risk control sees it first: an entry it holds or blocks is refused (a payee on the
+    black list, a listed device or IP), its decision kept."""
     payee = _book_entry(user, account=account, name=name, bank_code=bank_code)
+    person = user.person
+    decision = risk.evaluate(risk.Event(
+        kind="payee.add", person_id=person.pk, channel="web", device=device_id, ip=ip,
+        at=at or datetime.now(UTC), counterparty=payee.account,
+        id_number_index=person.id_number_index, phone_index=person.phone_index))
+    if decision.action in (risk.BLOCK, risk.REVIEW):
+        raise PayeeBlocked(extra={"reasons": list(decision.reasons)})
     return PayeeQuote(key=_payee_key(payee, device_id=device_id, nonce=new_nonce()),
                       factors=policy.required_factors(person=user.person, purpose=ADD,
                                                       device_id=device_id),

@@ -107,6 +107,7 @@ class Quote:
     large: bool  # TX-12: the confirmation page warns
     limits_text: tuple[str, ...]
     risk: risk.Decision
+    risk_event: risk.Event
     fee_fen: int = 0  # by the bank's fee schedule (``payments.fees``)
     bank: Bank | None = None
     channel: str = ""  # the clearing system an interbank payment goes through
@@ -172,10 +173,11 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
         raise MobileNotScheduled()
     channel = clearing.route(amount, at) if kind == TransferKind.INTERBANK else ""
     operation = OPERATION[kind]
-    decision = risk.evaluate(risk.Event(
+    event = risk.Event(
         kind=operation, person_id=person.pk, channel="web", device=device_id, ip=ip, at=at,
         amount_fen=amount, counterparty=payee_account, id_number_index=person.id_number_index,
-        phone_index=person.phone_index))
+        phone_index=person.phone_index, segment=SEGMENT)
+    decision = risk.evaluate(event)
     if decision.action == risk.BLOCK:
         raise PaymentBlocked(extra={"reasons": list(decision.reasons)})
     # The bank's and the customer's own limits, read once for all the checks below.
@@ -225,7 +227,8 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
     return Quote(instruction=instruction, kind=kind, operation=operation, key=key,
                  factors=tuple(factors), debit=debit, credit=credit, available_fen=available,
                  large=amount >= settings.LARGE_PAYMENT_WARNING_FEN,
-                 limits_text=tuple(str(t) for t in limits_text), risk=decision, bank=bank,
+                 limits_text=tuple(str(t) for t in limits_text), risk=decision,
+                 risk_event=event, bank=bank,
                  channel=channel, fee_fen=fee)
 
 
@@ -342,6 +345,8 @@ def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
         device=quote.key.device[:64], created_at=at,
         standing_order=standing_order)
     transfer.replayed = False
+    risk.payment_made(quote.risk_event, credited_person_id=quote.credit.person_id
+                      if status == TransferStatus.DONE and quote.credit else None)
     TransferEvent.objects.create(transfer=transfer, step=step, at=at,
                                  detail=quote.channel)
     if status == TransferStatus.PROCESSING:

@@ -47,6 +47,7 @@ from wangyin.payments.models import (
     TransferEvent,
     TransferStatus,
 )
+from wangyin.risk import services as risk
 
 logger = logging.getLogger(__name__)
 ACTOR = "system:clearing"
@@ -269,6 +270,9 @@ def _incoming(event: Event, now: datetime) -> str:
         else:
             alerts.credited_from_other_bank(account, amount_fen=event.amount_fen,
                                             payer_name=event.payer_name, actor=ACTOR, at=now)
+            if account.person_id:
+                risk.credit_received(person_id=account.person_id, amount_fen=event.amount_fen,
+                                     at=now)
         audit.record(actor=ACTOR, action="payments.clearing.incoming",
                      target=f"incoming:{incoming.pk}", occurred_at=now,
                      details={"msg_id": event.msg_id, "status": incoming.status,

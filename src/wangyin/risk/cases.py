@@ -83,6 +83,7 @@ def _open_case(subject: str, person_id: int | None, at: datetime) -> tuple[Case,
                                                     status=CaseStatus.OPEN), False
 
 
+@transaction.atomic
 def on_decision(row: DecisionRow, *, ip: str | None) -> Case:
     """File a non-allow decision in its subject's open case (opening one if needed)."""
     case, opened = _open_case(subject_of(row.person_id, ip), row.person_id, row.at)

@@ -21,12 +21,49 @@ FEATURES: dict[str, tuple[Any, str]] = {
     "kind": (cel.Type.STRING, "the event: transfer.same_bank, transfer.interbank, …"),
     "channel": (cel.Type.STRING, "web, mobile or counter"),
     "is_funds": (cel.Type.BOOL, "the event moves money"),
+    "to_others": (cel.Type.BOOL, "the event moves money to someone else (not between the "
+                                 "customer's own accounts)"),
     "amount_fen": (cel.Type.INT, "the amount in fen (0 when no money moves)"),
     "hour": (cel.Type.INT, "the local hour of the event, 0–23"),
     "list_hits": (cel.Type.List(cel.Type.STRING),
                   "black/grey list hits of the customer, payee account, device and IP, as "
                   "\"BLACK:ACCOUNT\", \"GREY:IP\" …"),
     "params": (cel.Type.Map(cel.Type.STRING, cel.Type.INT), "the bank's risk parameters"),
+    "segment": (cel.Type.STRING, "the customer's segment: personal or corporate"),
+    "is_night": (cel.Type.BOOL, "the local hour is between 0:00 and 6:00"),
+    # The device and the counterparty
+    "device_age_hours": (cel.Type.INT, "hours since this device was bound for the customer "
+                                       "(-1: not bound)"),
+    "customers_on_device": (cel.Type.INT, "customers with this device bound (AU-16)"),
+    "new_payee": (cel.Type.BOOL, "the customer has not paid this account before"),
+    # Sliding windows, before this event
+    "count_10m": (cel.Type.INT, "the customer's payments in the last 10 minutes"),
+    "count_1h": (cel.Type.INT, "the customer's payments in the last hour"),
+    "count_24h": (cel.Type.INT, "the customer's payments in the last 24 hours"),
+    "sum_24h_fen": (cel.Type.INT, "what the customer paid in the last 24 hours"),
+    "device_count_1h": (cel.Type.INT, "payments from this device in the last hour (anyone)"),
+    "ip_count_1h": (cel.Type.INT, "payments from this IP in the last hour (anyone)"),
+    "payee_count_24h": (cel.Type.INT, "payments into this account in the last 24 hours "
+                                      "(anyone)"),
+    "near_threshold_24h": (cel.Type.INT, "the customer's payments in the last 24 hours of "
+                                         "at least params.structuring_floor_fen and below "
+                                         "params.review_fen"),
+    "inflow_24h_fen": (cel.Type.INT, "money the customer received in the last 24 hours"),
+    "ip_failed_logins_1h": (cel.Type.INT, "failed sign-ins from this IP in the last hour"),
+    # The customer's baseline (RK-05) and their peers'
+    "payments_before": (cel.Type.INT, "the customer's payments so far"),
+    "usual_max_fen": (cel.Type.INT, "the customer's largest payment so far"),
+    "usual_mean_fen": (cel.Type.INT, "the customer's average payment"),
+    "hour_share_pct": (cel.Type.INT, "the share of the customer's payments made at this "
+                                     "hour, percent"),
+    "peer_mean_fen": (cel.Type.INT, "the average payment of the customer's segment"),
+    "peer_p95_fen": (cel.Type.INT, "the 95th percentile of the segment's largest payments"),
+    "dormant_days": (cel.Type.INT, "days since the customer's last payment (0: none yet)"),
+    # Where
+    "region": (cel.Type.STRING, "the region of the IP (the bank's IP table), or empty"),
+    "distance_km": (cel.Type.INT, "distance from the place of the customer's last event"),
+    "minutes_since_last": (cel.Type.INT, "minutes since that event (-1: none located)"),
+    "speed_kmh": (cel.Type.INT, "the speed that distance in that time would take"),
 }
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.utils import timezone
 
 from wangyin.audit import services as audit
-from wangyin.risk import cases, lists, rules
+from wangyin.risk import cases, features, lists, rules
 from wangyin.risk.models import STRENGTH, Action
 from wangyin.risk.models import Decision as DecisionRow
 
@@ -41,6 +40,7 @@ class Event:
     # The customer's ID and mobile numbers as their blind indexes (checked against lists).
     id_number_index: str = ""
     phone_index: str = ""
+    segment: str = "personal"
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,6 @@ class Decision:
     action: str
     score: int = 0
     reasons: tuple[str, ...] = field(default_factory=tuple)
-
-
-def features_of(event: Event) -> dict:
-    """What the rules see (``risk.expressions.FEATURES``)."""
-    return {"kind": event.kind, "channel": event.channel,
-            "is_funds": event.kind.startswith("transfer."),
-            "amount_fen": event.amount_fen, "hour": timezone.localtime(event.at).hour,
-            "list_hits": lists.hits(lists.Subjects(
-                id_number_index=event.id_number_index, phone_index=event.phone_index,
-                account=event.counterparty, device=event.device, ip=event.ip or ""), event.at),
-            "params": {"review_fen": settings.RISK_REVIEW_FEN}}
 
 
 def _decide(live: rules.LiveSet, features: dict) -> Decision:
@@ -81,12 +70,12 @@ def evaluate(event: Event) -> Decision:
     subject's case. Runs in the caller's transaction: a caller that refuses the operation
     must let that transaction commit (the decision and its case are the record of it)."""
     started = time.perf_counter()
-    features, version, fallback = {}, None, False
+    seen, version, fallback = {}, None, False
     try:
-        features = features_of(event)
+        seen = features.features_of(event)
         live = rules.live()
         version = live.version
-        decision = _decide(live, features)
+        decision = _decide(live, seen)
     except Exception:  # noqa: BLE001 - never fail open
         log.exception("risk.evaluate_failed", kind=event.kind)
         decision, fallback = _fallback(event, "evaluation_failed"), True
@@ -97,7 +86,7 @@ def evaluate(event: Event) -> Decision:
     row = DecisionRow.objects.create(
         at=event.at, kind=event.kind, person_id=event.person_id, channel=event.channel,
         amount_fen=event.amount_fen, action=decision.action, score=decision.score,
-        reasons=list(decision.reasons), features=features, rule_set_version=version,
+        reasons=list(decision.reasons), features=seen, rule_set_version=version,
         fallback=fallback, elapsed_us=elapsed_us)
     if decision.action != ALLOW:
         cases.on_decision(row, ip=event.ip)
@@ -108,3 +97,43 @@ def evaluate(event: Event) -> Decision:
                               "score": decision.score, "reasons": list(decision.reasons),
                               "amount_fen": event.amount_fen, "rule_set": version})
     return decision
+
+
+def payment_made(event: Event, *, credited_person_id: int | None = None) -> None:
+    """Count a payment that was made (posted, sent to clearing or held) in the windows and
+    the payer's baseline, and the payee's inflow when they bank here — in the payment's
+    transaction."""
+    features.record_payment(event)
+    if credited_person_id:
+        features.record_credit(person_id=credited_person_id, amount_fen=event.amount_fen,
+                               at=event.at)
+
+
+def credit_received(*, person_id: int, amount_fen: int, at: datetime) -> None:
+    """Money in from another bank (for "rapid in-and-out")."""
+    features.record_credit(person_id=person_id, amount_fen=amount_fen, at=at)
+
+
+def signed_in(*, person_id: int, device: str, ip: str | None, at: datetime) -> None:
+    """Remember when and where the customer was last seen (distance and speed features)."""
+    features.record_activity(Event(kind="login", person_id=person_id, channel="web",
+                                   device=device, ip=ip, at=at))
+
+
+def ip_blocked(ip: str | None, at: datetime) -> bool:
+    """The IP is on the black list (e.g. blocked automatically after failed sign-ins)."""
+    return bool(ip) and "BLACK:IP" in lists.hits(lists.Subjects(ip=ip), at)
+
+
+def login_failed(*, ip: str | None, device: str, person_id: int | None, at: datetime) -> None:
+    """A failed sign-in: counted per IP and evaluated (RK-01); when the decision blocks it
+    the IP goes on the black list for ``RISK_IP_BLOCK_MINUTES`` (RK-16) — a rule decides
+    how many failures that takes (shipped: ``ip_failed_logins``)."""
+    features.record_failed_login(ip=ip, at=at)
+    decision = evaluate(Event(kind="login.failed", person_id=person_id, channel="web",
+                              device=device, ip=ip, at=at))
+    if decision.action == BLOCK and ip:  # idempotent while the entry lasts
+        lists.entry_add(colour="BLACK", subject="IP", value=ip, staff=cases.SYSTEM, at=at,
+                        reason="automatic: repeated failed sign-ins",
+                        expires_at=at + timedelta(minutes=settings.RISK_IP_BLOCK_MINUTES),
+                        source="risk.login_failed")

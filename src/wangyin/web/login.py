@@ -169,10 +169,18 @@ def login_passkey(request):
 
 def _signed_in(request, user):
     """After the right password or passkey: a new session key, then a device that is not
-    bound yet is bound with an SMS code (AU-16) before the session starts."""
+    bound yet is bound with an SMS code (AU-16) before the session starts — and so is a
+    bound one when risk control asks for a stronger factor (RK-11)."""
     request.session.pop(PENDING, None)
     request.session.cycle_key()
-    if not devices.device_is_bound(user=user, device_id=request.device_id):
+    if (getattr(user, "risk_step_up", False)
+            or not devices.device_is_bound(user=user, device_id=request.device_id)):
+        try:
+            devices.device_bind_check(user=user, device_id=request.device_id,
+                                      ip=client_ip(request), at=clock.now())
+        except DomainError as exc:
+            request.session["login_error"] = str(exc.message)
+            return redirect("login")
         request.session[BIND] = {"user": user.pk, "at": clock.now().isoformat()}
         return redirect("login_device")
     return _start_session(request, user)

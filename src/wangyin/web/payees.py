@@ -72,7 +72,8 @@ def payee_new(request):
         try:
             quote = payees.payee_add_quote(user=user, account=entry["account"],
                                            name=entry["name"], bank_code=entry["bank_code"],
-                                           device_id=request.device_id)
+                                           device_id=request.device_id,
+                                           ip=client_ip(request), at=now)
             challenge = authn.challenge_issue(person=user.person, purpose=payees.ADD,
                                               factors=quote.factors, key=quote.key, at=now,
                                               device_id=request.device_id)

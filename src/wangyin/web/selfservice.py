@@ -200,7 +200,7 @@ def register_confirm(request):
         digest=_register_digest(request, person.pk, state["login_name"]),
         execute=lambda password, now: identity.self_register(
             person_id=person.pk, login_name=state["login_name"], password=password,
-            ip=client_ip(request), at=now))
+            ip=client_ip(request), device=request.device_id, at=now))
     if page:
         return page
     # The SMS code to the reserved phone also proves this device.
