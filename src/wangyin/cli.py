@@ -12,6 +12,7 @@
     wangyin calendar load|show  the business calendar (public holidays, make-up working days)
     wangyin fees [FILE]      check a transfer fee schedule and print what it charges
     wangyin clearing ...     interbank clearing: reconcile; the sandbox (run, incoming)
+    wangyin aml run --day D  AML: a day's large-value report lines and suspicious alerts
     wangyin risk rules show  the live rule set (or --version N)
     wangyin manage ARGS...   any Django management command
 """
@@ -355,6 +356,32 @@ def risk_rules_show(version: int | None) -> None:
     for rule in rule_set.rules.order_by("priority", "code"):
         click.echo(f"{rule.priority:>5} {rule.code:<28} {rule.family:<9} {rule.action:<7} "
                    f"{rule.score:>3} {'on ' if rule.enabled else 'off'} {rule.expression}")
+
+
+@main.group(help="Anti-money laundering: large-value and suspicious-transaction reports.")
+def aml() -> None:
+    pass
+
+
+@aml.command("run", help="Generate the large-value report lines and the suspicious-"
+             "transaction alerts of DAY (Beijing time; the day must be over). Running a day "
+             "again adds nothing (the worker runs yesterday every night).")
+@click.option("--day", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="YYYY-MM-DD")
+def aml_run(day) -> None:
+    _django()
+    from wangyin.aml import services
+    from wangyin.aml.errors import DayNotOver
+    from wangyin.core import clock
+
+    try:
+        run = services.aml_run(day=day.date(), at=clock.now())
+    except DayNotOver:
+        click.echo(f"{day.date().isoformat()} is not over yet", err=True)
+        sys.exit(2)
+    click.echo(f"{run.day.isoformat()}: large-value report lines {run.large_value.created} "
+               f"new, {run.large_value.existing} already there; suspicious alerts "
+               f"{run.alerts.created} new, {run.alerts.existing} already there")
 
 
 @main.command(help="Print the compliance matrix and write docs/compliance.md.")

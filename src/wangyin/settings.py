@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "wangyin.authn",
     "wangyin.risk",
     "wangyin.payments",
+    "wangyin.aml",
     "wangyin.receipts",
     "wangyin.ops",
     "wangyin.web",
@@ -254,6 +255,17 @@ CUSTOMER_SESSION_MAX_SECONDS = int(os.environ.get("WANGYIN_SESSION_MAX", str(4 *
 
 # What customers are told about the bank itself (shown in safety tips and footers).
 BANK_HOTLINE = os.environ.get("WANGYIN_BANK_HOTLINE", "000-0000-0000")
+
+# Large-value transaction reports (``wangyin.aml``, PBOC rules): a customer's single or
+# same-day cumulative amount per direction at or above these (fen) is reported — cash;
+# a company's transfers; a person's domestic and cross-border transfers.
+AML_CASH_FEN = int(os.environ.get("WANGYIN_AML_CASH_FEN", str(50_000 * 100)))
+AML_CORPORATE_TRANSFER_FEN = int(os.environ.get("WANGYIN_AML_CORPORATE_TRANSFER_FEN",
+                                                str(2_000_000 * 100)))
+AML_PERSONAL_DOMESTIC_FEN = int(os.environ.get("WANGYIN_AML_PERSONAL_DOMESTIC_FEN",
+                                               str(500_000 * 100)))
+AML_PERSONAL_CROSS_BORDER_FEN = int(os.environ.get("WANGYIN_AML_PERSONAL_CROSS_BORDER_FEN",
+                                                   str(200_000 * 100)))
 
 # Rate limits (SE-11): (hits, per seconds), counted in PostgreSQL so every process shares them.
 RATE_LIMITS = {

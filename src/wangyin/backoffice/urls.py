@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from wangyin.backoffice import risk, risk_cases, risk_rules, views
+from wangyin.backoffice import aml, risk, risk_cases, risk_rules, views
 
 app_name = "bo"
 
@@ -37,6 +37,17 @@ urlpatterns = [
     path("audit/verify/", views.audit_check, name="audit_verify"),
     path("sms/", views.sms_sandbox, name="sms"),
     path("risk/", risk.home, name="risk"),
+    path("risk/aml/large/", aml.large_reports, name="aml_large"),
+    path("risk/aml/large/export/", aml.large_export, name="aml_large_export"),
+    path("risk/aml/large/<int:report_id>/", aml.large_report, name="aml_large_report"),
+    path("risk/aml/large/<int:report_id>/reexport/", aml.large_reexport,
+         name="aml_large_reexport"),
+    path("risk/aml/alerts/", aml.alerts, name="aml_alerts"),
+    path("risk/aml/alerts/export/", aml.alerts_export, name="aml_alerts_export"),
+    path("risk/aml/alerts/<int:alert_id>/", aml.alert, name="aml_alert"),
+    path("risk/aml/alerts/<int:alert_id>/reexport/", aml.alert_reexport,
+         name="aml_alert_reexport"),
+    path("risk/aml/files/<int:batch_id>/", aml.export_file, name="aml_export_file"),
     path("risk/cases/", risk_cases.case_queue, name="risk_cases"),
     path("risk/cases/<int:case_id>/", risk_cases.case_detail, name="risk_case"),
     path("risk/cases/<int:case_id>/assign/", risk_cases.case_assign, name="risk_case_assign"),

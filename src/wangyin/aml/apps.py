@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AmlConfig(AppConfig):
+    name = "wangyin.aml"
+    label = "aml"
