@@ -38,7 +38,7 @@ def test_the_job_is_registered_as_periodic():
 
 
 def test_the_command_runs_one_day(bank):
-    payer, payee = bank.person(), bank.person(name="李四")
+    payer = bank.person()
     bank.deposit(payer, "50000.00")
     with mock.patch("wangyin.core.clock.now", return_value=GENERATE_AT):
         first = CliRunner().invoke(main, ["aml", "run", "--day", DAY.isoformat()])
