@@ -104,9 +104,10 @@ def test_the_alert_shows_the_payment_it_was_about(payer, payee, at):
     held = pay(user, instruction(account, payee, yuan="48000.00"), at)
     assert held.status == "HELD"  # the AML rule asked for review: no journal yet
     generate(at)
-    # The quote and the execution are two decisions: each is an alert, both show the payment.
-    assert SuspiciousAlert.objects.filter(transactions__transfer=held).count() == 2
-    alert = SuspiciousAlert.objects.filter(transactions__transfer=held).first()
+    # The quote and the execution are two decisions of one operation: one alert, the last.
+    alert = SuspiciousAlert.objects.filter(transactions__transfer=held).get()
+    assert alert.decision == Decision.objects.filter(ref=alert.decision.ref).latest("pk")
+    assert Decision.objects.filter(ref=alert.decision.ref).count() == 2
     hit = alert.transactions.get(hit=True)
     assert (hit.amount_fen, hit.direction, hit.counterparty_account, hit.journal) == (
         4_800_000, "OUT", payee.number, None)

@@ -207,3 +207,13 @@ def test_grey_listed_device_asks_for_more_at_sign_in_and_a_black_listed_payee_is
     with pytest.raises(PayeeBlocked):
         payees.payee_add_quote(user=payer_user, account=payee.number, name="李四",
                                bank_code="", device_id="dev-1", at=at)
+
+
+def test_counter_buckets_no_window_reads_are_pruned(at):
+    from wangyin.risk.models import Counter
+    _made(_pay(at - timedelta(days=2)))
+    _made(_pay(at))
+    before = Counter.objects.count()
+    assert features.counters_prune(now=at) == 3  # the old minute buckets: person, IP, payee
+    assert Counter.objects.count() == before - 3
+    assert not _reasons(_pay(at + timedelta(minutes=1)))[1]  # the day bucket: payee known

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from wangyin.aml import files
 from wangyin.aml.errors import (
@@ -437,13 +437,19 @@ def alerts_generate(*, day: date, at: datetime) -> Generated:
         hit = Q()
         for code in {code for _version, code in aml}:
             hit |= Q(reasons__contains=[code])
-        decisions = (Decision.objects.filter(at__gte=start, at__lt=end,
-                                             rule_set_version__isnull=False)
-                     .filter(hit).order_by("at", "pk"))
+        decisions = list(Decision.objects.filter(at__gte=start, at__lt=end,
+                                                 rule_set_version__isnull=False)
+                         .filter(hit).order_by("at", "pk"))
         done = set(SuspiciousAlert.objects.filter(decision__in=decisions)
                    .values_list("decision_id", flat=True))
+        # One operation, one alert: a payment is evaluated when confirmed and again when
+        # executed (same ``ref``); only its last decision counts.
+        last = dict(Decision.objects.filter(ref__in={d.ref for d in decisions if d.ref})
+                    .values("ref").annotate(last=Max("pk")).values_list("ref", "last"))
         for decision in decisions:
             if not any((decision.rule_set_version, code) in aml for code in decision.reasons):
+                continue
+            if decision.ref and last[decision.ref] != decision.pk:
                 continue
             if decision.pk in done:
                 result.existing += 1

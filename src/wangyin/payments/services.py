@@ -176,7 +176,7 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
     event = risk.Event(
         kind=operation, person_id=person.pk, channel="web", device=device_id, ip=ip, at=at,
         amount_fen=amount, counterparty=payee_account, id_number_index=person.id_number_index,
-        phone_index=person.phone_index, segment=SEGMENT)
+        phone_index=person.phone_index, segment=SEGMENT, ref=f"payment:{nonce}")
     decision = risk.evaluate(event)
     if decision.action == risk.BLOCK:
         raise PaymentBlocked(extra={"reasons": list(decision.reasons)})

@@ -112,6 +112,7 @@ class Decision(models.Model):
     elapsed_us = models.PositiveIntegerField(default=0)
     case = models.ForeignKey("Case", on_delete=models.PROTECT, null=True, blank=True,
                              related_name="decisions")
+    ref = models.CharField(max_length=64, blank=True)  # the operation (see risk.Event.ref)
 
     class Meta:
         indexes = [models.Index(fields=["person_id", "at"], name="risk_decision_person_at"),

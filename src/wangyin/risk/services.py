@@ -41,6 +41,9 @@ class Event:
     id_number_index: str = ""
     phone_index: str = ""
     segment: str = "personal"
+    # The operation the event belongs to (a payment's confirmation nonce): its decisions at
+    # confirmation and at execution share it, so they are one operation in cases and AML.
+    ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,22 @@ def evaluate(event: Event) -> Decision:
     """The decision for ``event``, stored; when it is not "allow", audited and filed in the
     subject's case. Runs in the caller's transaction: a caller that refuses the operation
     must let that transaction commit (the decision and its case are the record of it)."""
+    try:  # a new version is compiled once per process: not counted in the event's budget
+        live = rules.live()
+    except Exception:  # noqa: BLE001 - never fail open
+        log.exception("risk.rules_unavailable")
+        live = None
     started = time.perf_counter()
     seen, version, fallback = {}, None, False
     try:
+        if live is None:
+            raise RuntimeError("no live rule set")
         seen = features.features_of(event)
-        live = rules.live()
-        version = live.version
         decision = _decide(live, seen)
+        version = live.version
     except Exception:  # noqa: BLE001 - never fail open
         log.exception("risk.evaluate_failed", kind=event.kind)
-        decision, fallback = _fallback(event, "evaluation_failed"), True
+        decision, fallback, version = _fallback(event, "evaluation_failed"), True, None
     elapsed_us = int((time.perf_counter() - started) * 1e6)
     if not fallback and elapsed_us > settings.RISK_BUDGET_MS * 1000:
         log.warning("risk.evaluate_overran", kind=event.kind, elapsed_us=elapsed_us)
@@ -87,7 +96,7 @@ def evaluate(event: Event) -> Decision:
         at=event.at, kind=event.kind, person_id=event.person_id, channel=event.channel,
         amount_fen=event.amount_fen, action=decision.action, score=decision.score,
         reasons=list(decision.reasons), features=seen, rule_set_version=version,
-        fallback=fallback, elapsed_us=elapsed_us)
+        fallback=fallback, elapsed_us=elapsed_us, ref=event.ref[:64])
     if decision.action != ALLOW:
         cases.on_decision(row, ip=event.ip)
         audit.record(actor=f"customer:{event.person_id}", action="risk.decision",
