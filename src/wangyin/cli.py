@@ -2,6 +2,7 @@
 
     wangyin run              database + migrations + demo data + web server + worker
     wangyin demo             load the demo bank (idempotent)
+    wangyin demo fraud       play fraud scenarios for the risk desk
     wangyin ledger verify    trial balance, account balances, journals
     wangyin audit verify     hash chains of the audit log
     wangyin compliance       requirement -> tests -> last result matrix
@@ -61,9 +62,18 @@ def run(host: str, port: int, no_demo: bool) -> None:
     sys.exit(run_all(host=host, port=port, load_demo=not no_demo))
 
 
-@main.command(help="Load the demo bank (running it twice changes nothing).")
-def demo() -> None:
-    _call("demo")
+@main.group(invoke_without_command=True,
+            help="Load the demo bank (running it twice changes nothing).")
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        _call("demo")
+
+
+@demo.command("fraud", help="Play fraud scenarios against the demo bank (held payments, a "
+              "blocked IP, impossible travel, a mule account) for the risk desk to work.")
+def demo_fraud() -> None:
+    _call("demo_fraud")
 
 
 @main.group(help="Ledger maintenance.")

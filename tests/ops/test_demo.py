@@ -117,3 +117,29 @@ def test_demo_logins_work(at):
     from django.contrib.auth import authenticate
 
     assert authenticate(username="teller01", password=creds["teller01"]) is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.req("RK-03", "RK-16", "RK-18")
+def test_demo_fraud_raises_cases_the_risk_desk_can_work(at):
+    from datetime import timedelta
+
+    from wangyin.ops.fraud import SPRAY_IP, play_fraud
+    from wangyin.payments.models import Transfer
+    from wangyin.risk import services as risk
+    from wangyin.risk.models import Case
+
+    load_demo(now=at - timedelta(days=1), history_size=250)
+    lines = play_fraud(now=at)
+    assert len(lines) == 5, lines
+    night, device, spray, travel, mule = lines
+    assert night.endswith("HELD") and device.endswith("HELD"), lines
+    assert "refused" in spray and risk.ip_blocked(SPRAY_IP, at)
+    assert travel.endswith("asked for the SMS code again") and "refused" in mule
+    held = Transfer.objects.filter(status="HELD")
+    assert held.count() == 2 and {t.risk_reasons[0] for t in held} == {
+        "new_payee_night_large", "new_device_large"}
+    zhang = Case.objects.get(subject=f"person:{held[0].person_id}")
+    assert {"new_payee_night_large", "new_device_large", "impossible_travel",
+            "black_list"} <= set(zhang.reasons)
+    assert Case.objects.filter(subject=f"ip:{SPRAY_IP}").exists()

@@ -174,6 +174,8 @@ def demo_credentials() -> dict:
             "teller01": "Teller-" + secrets.token_urlsafe(9),
             "auditor01": "Audit-" + secrets.token_urlsafe(9),
             "secadmin01": "Secure-" + secrets.token_urlsafe(9),
+            "risk01": "Risk-" + secrets.token_urlsafe(9),
+            "riskhq01": "RiskHQ-" + secrets.token_urlsafe(9),
             "totp_hex": secrets.token_hex(20),
             "usbkey_pin": f"{secrets.randbelow(10**6):06d}",
         })
@@ -212,7 +214,8 @@ def _logins(now: datetime, people, result: DemoResult) -> None:
         result.logins.append({"who": "customer", "login": login_name,
                               "password": creds[login_name], "where": "/login/"})
     for username, role in (("teller01", staff.TELLER), ("auditor01", staff.AUDITOR),
-                           ("secadmin01", staff.SECURITY_ADMIN)):
+                           ("secadmin01", staff.SECURITY_ADMIN),
+                           ("risk01", staff.RISK_OFFICER), ("riskhq01", staff.RISK_MANAGER)):
         if not get_user_model().objects.filter(username=username).exists():
             staff.staff_create(username=username, password=creds[username], role=role,
                                created_by=ACTOR, totp_key=creds["totp_hex"])
