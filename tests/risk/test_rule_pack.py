@@ -217,3 +217,11 @@ def test_counter_buckets_no_window_reads_are_pruned(at):
     assert features.counters_prune(now=at) == 3  # the old minute buckets: person, IP, payee
     assert Counter.objects.count() == before - 3
     assert not _reasons(_pay(at + timedelta(minutes=1)))[1]  # the day bucket: payee known
+
+
+def test_the_docs_list_every_shipped_rule():
+    from pathlib import Path
+
+    from wangyin.risk.rules import pack_rules
+    docs = (Path(__file__).parents[2] / "docs" / "risk.md").read_text(encoding="utf-8")
+    assert all(f"| `{rule['code']}` |" in docs for rule in pack_rules())
