@@ -39,7 +39,8 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
               Journal.objects.count())
     assert counts == (3, 1, 5, 10, 605)  # 5 GL accounts
     assert {login["login"] for login in first.logins} == {"zhangwei", "linademo", "teller01",
-                                                         "auditor01", "secadmin01"}
+                                                         "auditor01", "secadmin01", "risk01",
+                                                         "riskhq01"}
     assert first.journals_posted == 605
     # Other banks: the directory is loaded, the sandbox knows their accounts, and the
     # clearing suspense holds nothing (the history settled through the reserve).

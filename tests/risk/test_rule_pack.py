@@ -178,14 +178,21 @@ def test_a_new_customer_far_above_their_peers(at):
 
 
 @pytest.mark.req("ON-15")
-def test_a_sign_up_at_night_is_refused_online(make_person, at):
+def test_suspicious_sign_ups_are_refused_online_and_night_ones_watched(make_person, at):
     person = make_person()
-    night = at.replace(hour=18, minute=30)
+    lists.entry_add(colour="GREY", subject="DEVICE", value="farm-phone", reason="SIM farm",
+                    staff="staff:risk01", at=at)
     with pytest.raises(SignUpRefused):
-        identity.self_register(person_id=person.pk, login_name="nightowl", password="x",
-                               ip=BEIJING, device="dev-1", at=night)
-    assert not ChannelUser.objects.exists()
-    assert person.pk in risk_cases()
+        identity.self_register(person_id=person.pk, login_name="farmed01", password="x",
+                               ip=BEIJING, device="farm-phone", at=at)
+    assert not ChannelUser.objects.exists() and person.pk in risk_cases()
+    night = risk.Event(kind="signup", person_id=8, channel="web", device="own", ip=BEIJING,
+                       at=at.replace(hour=18, minute=30))  # 02:30 in Beijing
+    assert _reasons(night) == ("step_up", {"night_signup"})  # goes ahead, a case is opened
+    assert 8 in risk_cases()
+    day = risk.Event(kind="signup", person_id=9, channel="web", device="own", ip=BEIJING,
+                     at=at)
+    assert _reasons(day) == ("allow", set())
 
 
 def risk_cases():
