@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export WANGYIN_TEST_PGDATA ?= $(CURDIR)/var/pgdata-test
 
-.PHONY: install run test lint bench-ledger bench-transfers clean-db
+.PHONY: install run test lint bench-ledger bench-transfers bench-risk clean-db
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench-ledger: $(STAMP)
 
 bench-transfers: $(STAMP)
 	$(BIN)/python bench/transfers_bench.py $(ARGS)
+
+bench-risk: $(STAMP)
+	$(BIN)/python bench/risk_evaluate.py $(ARGS)
 
 clean-db:
 	rm -rf var/pgdata var/pgdata-test var/pgdata-bench

@@ -30,6 +30,9 @@ class AppServer:
     port: int
     env: dict
     sms_worker: bool = True
+    # The WSGI application (``bench_norisk:application``: the risk engine stubbed out, for
+    # the transfer benchmark's --risk-compare; this directory must be on PYTHONPATH).
+    app: str = "wangyin.wsgi:application"
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -43,7 +46,7 @@ class AppServer:
                 py,
                 "-m",
                 "gunicorn",
-                "wangyin.wsgi:application",
+                self.app,
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
@@ -71,7 +74,7 @@ class AppServer:
                 "granian",
                 "--interface",
                 "wsgi",
-                "wangyin.wsgi:application",
+                self.app,
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -134,6 +134,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="run the whole matrix this many times and report medians",
     )
+    p.add_argument(
+        "--risk-compare",
+        action="store_true",
+        help="run each phase twice, with the risk engine and with an always-allow stub in "
+        "the web server (bench/bench_norisk.py), in alternating order (engine-stub, "
+        "stub-engine, ...; restarted for each phase), and print the throughput ratio",
+    )
+    p.add_argument(
+        "--risk-budget-ms",
+        type=float,
+        default=0,
+        help="the web server's WANGYIN_RISK_BUDGET_MS (the bank's setting: how long an "
+        "evaluation may take before the fallback decides); 0: the bank's default",
+    )
     p.add_argument("--pgbench-scale", type=int, default=10)
     p.add_argument("--pgbench-threads", type=int, default=2)
     p.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline")
@@ -434,6 +448,36 @@ def run_http_phase(
     return result
 
 
+def decisions_mark(target, dbname: str) -> int:
+    """The newest risk decision so far (the phase's are the ones after it)."""
+    with target.connect(dbname) as conn:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM risk_decision").fetchone()[0]
+
+
+def decisions_since(target, dbname: str, mark: int) -> dict:
+    """The in-line decisions of the phase's transfers (two per transfer: at the quote and at
+    execution): how many, their time as the engine recorded it (``elapsed_us``: features and
+    rules, not the Decision INSERT), fallbacks and non-allow decisions."""
+    with target.connect(dbname) as conn:
+        n, q, top, fallback, other = conn.execute(
+            "SELECT count(*), percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP "
+            "(ORDER BY elapsed_us), max(elapsed_us), count(*) FILTER (WHERE fallback), "
+            "count(*) FILTER (WHERE action <> 'allow') FROM risk_decision "
+            "WHERE id > %s AND kind LIKE 'transfer.%%'",
+            [mark],
+        ).fetchone()
+    ms = [round(x / 1000, 2) for x in q] if q else [None] * 3
+    return {
+        "n": n,
+        "p50_ms": ms[0],
+        "p90_ms": ms[1],
+        "p99_ms": ms[2],
+        "max_ms": round(top / 1000, 2) if top else None,
+        "fallbacks": fallback,
+        "not_allow": other,
+    }
+
+
 GENERATOR_QUERY = "SELECT id, body FROM notify_smsmessage WHERE"  # bench_http's SMS look-up
 
 
@@ -488,6 +532,13 @@ def describe_http(r: dict) -> str:
             f"by the bank (web and SMS worker, BEGIN/COMMIT included), "
             f"{r['statements']['per_transfer']} with the load generator's"
         )
+    if r.get("risk_decisions"):
+        d = r["risk_decisions"]
+        lines.append(
+            f"    risk decisions in-line: {d['n']} (features + rules as recorded: p50 "
+            f"{d['p50_ms']} ms, p90 {d['p90_ms']}, p99 {d['p99_ms']}, max {d['max_ms']}); "
+            f"fallbacks {d['fallbacks']}, not allow {d['not_allow']}"
+        )
     if r.get("sms_drain_s", 0) >= 1:
         lines.append(
             f"    the SMS worker finished the phase's messages {r['sms_drain_s']} s "
@@ -533,16 +584,40 @@ def describe_pgbench(r: dict) -> str:
     )
 
 
+RISK_MODES = ("engine", "stub")  # --risk-compare: the risk engine, the always-allow stub
+
+
 def summarise(runs: list[dict], args) -> list[dict]:
     rows = []
-    for c in args.connections:
-        web = [r for r in runs if r["kind"] == "http" and r["connections"] == c]
+    modes = RISK_MODES if args.risk_compare else (None,)
+    for c, mode in ((c, mode) for c in args.connections for mode in modes):
+        web = [
+            r
+            for r in runs
+            if r["kind"] == "http" and r["connections"] == c and r.get("risk") == mode
+        ]
         pgb = [r for r in runs if r["kind"] == "pgbench" and r["clients"] == c]
         tps, pg_tps = _median([r["tps"] for r in web]), _median([r["tps"] for r in pgb])
         rows.append(
             {
                 "connections": c,
+                "risk": mode,
                 "runs": len(web),
+                "tps_runs": [r["tps"] for r in web],
+                "web_cpu_ms": _median(
+                    [
+                        1000 * r["app_cpu_s"] / r["completed_total"]
+                        for r in web
+                        if r["completed_total"]
+                    ]
+                ),
+                "cpu_ms": _median([r["cpu_ms_per_transfer"] for r in web]),
+                "decision_p50_ms": _median(
+                    [r["risk_decisions"]["p50_ms"] for r in web if r.get("risk_decisions")], 2
+                ),
+                "decision_p99_ms": _median(
+                    [r["risk_decisions"]["p99_ms"] for r in web if r.get("risk_decisions")], 2
+                ),
                 "transfers_per_s": tps,
                 "p50_ms": _median([r["transfer_ms"].get("p50") for r in web]),
                 "p95_ms": _median([r["transfer_ms"].get("p95") for r in web]),
@@ -578,7 +653,8 @@ def print_table(rows: list[dict], repeat: int) -> None:
 
     for r in rows:
         _log(
-            f"{r['connections']:>6} {f(r['transfers_per_s'], 11)} {f(r['p50_ms'], 8, 0)} "
+            f"{r['connections']:>6}{'' if r['risk'] is None else ' ' + r['risk']} "
+            f"{f(r['transfers_per_s'], 11)} {f(r['p50_ms'], 8, 0)} "
             f"{f(r['p95_ms'], 8, 0)} {f(r['p99_ms'], 8, 0)} {f(r['mean_ms'], 8, 0)} "
             f"{f(r['request_mean_ms'], 8, 0)} {r['errors']:>6} {f(r['pgbench_tps'], 8)} "
             f"{f(r['ratio'], 7, 4)}"
@@ -587,6 +663,49 @@ def print_table(rows: list[dict], repeat: int) -> None:
         "Standards' bar: 1 000 concurrent users at 1 288.9 transfers/s with mean response "
         "<= 1.1 s; >= 1 200 concurrent with simple operations <= 1 s, complex <= 2 s."
     )
+
+
+def compare_risk(rows: list[dict]) -> list[dict]:
+    """Per connection count: the medians with the engine and with the stub, and their ratio."""
+    out = []
+    for c in dict.fromkeys(r["connections"] for r in rows):
+        engine, stub = (
+            next(r for r in rows if r["connections"] == c and r["risk"] == m) for m in RISK_MODES
+        )
+        ratio = (
+            round(engine["transfers_per_s"] / stub["transfers_per_s"], 3)
+            if engine["transfers_per_s"] and stub["transfers_per_s"]
+            else None
+        )
+        out.append(
+            {
+                "connections": c,
+                "engine_tps": engine["transfers_per_s"],
+                "stub_tps": stub["transfers_per_s"],
+                "engine_runs": engine["tps_runs"],
+                "stub_runs": stub["tps_runs"],
+                "ratio": ratio,
+                "cost_pct": round(100 * (1 - ratio), 1) if ratio is not None else None,
+                "engine_web_cpu_ms": engine["web_cpu_ms"],
+                "stub_web_cpu_ms": stub["web_cpu_ms"],
+                "engine_cpu_ms": engine["cpu_ms"],
+                "stub_cpu_ms": stub["cpu_ms"],
+                "decision_p50_ms": engine["decision_p50_ms"],
+                "decision_p99_ms": engine["decision_p99_ms"],
+                "errors": [engine["errors"], stub["errors"]],
+            }
+        )
+    _log("\nRisk engine vs always-allow stub (medians; ratio = engine / stub transfers/s)")
+    for r in out:
+        _log(
+            f"  {r['connections']} connections: engine {r['engine_tps']} transfers/s "
+            f"{r['engine_runs']}, stub {r['stub_tps']} {r['stub_runs']}: ratio {r['ratio']} "
+            f"(cost {r['cost_pct']} %); CPU ms per transfer: web {r['engine_web_cpu_ms']} vs "
+            f"{r['stub_web_cpu_ms']}, all {r['engine_cpu_ms']} vs {r['stub_cpu_ms']}; "
+            f"in-line decisions p50 {r['decision_p50_ms']} ms, p99 {r['decision_p99_ms']} ms; "
+            f"errors {r['errors'][0]} vs {r['errors'][1]}"
+        )
+    return out
 
 
 def verify(url: str) -> dict:
@@ -658,14 +777,26 @@ def main(argv: list[str] | None = None) -> int:
             f"({time.monotonic() - t:.1f} s)"
         )
 
-    app = bench_appserver.AppServer(
-        server=args.server,
-        workers=args.workers,
-        threads=args.threads,
-        port=args.port,
-        env=bench_appserver.server_env(url),
-        sms_worker=not args.no_sms_worker,
-    )
+    def make_app(mode: str | None) -> bench_appserver.AppServer:
+        env, spec = bench_appserver.server_env(url), "wangyin.wsgi:application"
+        if args.risk_budget_ms:
+            env["WANGYIN_RISK_BUDGET_MS"] = str(args.risk_budget_ms)
+        if mode == "stub":  # the bench's own WSGI module stubs the engine out
+            here = str(Path(__file__).resolve().parent)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+            spec = "bench_norisk:application"
+        return bench_appserver.AppServer(
+            server=args.server,
+            workers=args.workers,
+            threads=args.threads,
+            port=args.port,
+            env=env,
+            sms_worker=not args.no_sms_worker,
+            app=spec,
+        )
+
+    modes = list(RISK_MODES) if args.risk_compare else [None]
+    app = make_app(modes[0])
     runs: list[dict] = []
     cpu = bench_probe.ServerCpu(bench_probe.postmaster_pid(target.conninfo("postgres")))
     load = os.getloadavg()
@@ -698,41 +829,54 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     runs.append({"kind": "pgbench", "repeat": rep, **r})
                     _log(describe_pgbench(r))
-                # Fresh sessions (the customers signed in again, before timing) and SMS
-                # budgets (as if ten minutes had passed) for every HTTP phase.
-                t = time.monotonic()
-                bench_web.sign_in(customers)
-                bench_web.reset_sms_budgets()
-                connection.close()
-                _log(f"  {len(customers)} customers signed in ({time.monotonic() - t:.1f} s)")
-                if app.sms_worker:  # nothing left over from before is counted
-                    drain_sms_jobs(target, args.db, args.drain_max)
-                bench_server.checkpoint(target)
-                if counting:
-                    bench_server.statements_reset(target, args.db)
-                r = run_http_phase(
-                    args,
-                    target,
-                    app,
-                    bench_web.as_dicts(customers),
-                    texts,
-                    c,
-                    cpu,
-                    seed=args.seed + 7919 * rep + c,
-                    profile_to=profile_to,
-                )
-                profile_to = None
-                if counting:
-                    r["statements"] = statements_per_transfer(
-                        bench_server.statements_read(target, args.db), r["completed_total"]
+                # --risk-compare: engine then stub, stub then engine, ... (a drift over the
+                # run weighs on both alike); a fresh web server for every phase.
+                for mode in modes if rep % 2 == 0 else modes[::-1]:
+                    if mode is not None:
+                        app.stop()
+                        app = make_app(mode)
+                        app.start()
+                        app.warm(["/healthz"])
+                        _log(f"  -- risk {mode}: {app.app}")
+                    # Fresh sessions (the customers signed in again, before timing) and SMS
+                    # budgets (as if ten minutes had passed) for every HTTP phase.
+                    t = time.monotonic()
+                    bench_web.sign_in(customers)
+                    bench_web.reset_sms_budgets()
+                    connection.close()
+                    _log(f"  {len(customers)} customers signed in ({time.monotonic() - t:.1f} s)")
+                    if app.sms_worker:  # nothing left over from before is counted
+                        drain_sms_jobs(target, args.db, args.drain_max)
+                    bench_server.checkpoint(target)
+                    if counting:
+                        bench_server.statements_reset(target, args.db)
+                    mark = decisions_mark(target, args.db) if mode != "stub" else None
+                    r = run_http_phase(
+                        args,
+                        target,
+                        app,
+                        bench_web.as_dicts(customers),
+                        texts,
+                        c,
+                        cpu,
+                        seed=args.seed + 7919 * rep + c,
+                        profile_to=profile_to,
                     )
-                runs.append({"kind": "http", "repeat": rep, **r})
-                _log(describe_http(r))
+                    profile_to = None
+                    if counting:
+                        r["statements"] = statements_per_transfer(
+                            bench_server.statements_read(target, args.db), r["completed_total"]
+                        )
+                    if mark is not None:
+                        r["risk_decisions"] = decisions_since(target, args.db, mark)
+                    runs.append({"kind": "http", "repeat": rep, "risk": mode, **r})
+                    _log(describe_http(r))
     finally:
         app.stop()
 
     rows = summarise(runs, args)
     print_table(rows, args.repeat)
+    comparison = compare_risk(rows) if args.risk_compare else None
     verdict = verify(url)
     if args.profile:
         _log(
@@ -752,6 +896,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "summary": rows,
+        "risk_comparison": comparison,
         "runs": runs,
         "verify": verdict,
     }
