@@ -170,7 +170,7 @@ RISK_REVIEW_FEN = int(os.environ.get("WANGYIN_RISK_REVIEW_FEN", str(500_000 * 10
 # set; the time an evaluation may take before the fallback decides instead (step-up, or
 # review for a payment at or above the fallback amount).
 RISK_RULES_REFRESH_SECONDS = float(os.environ.get("WANGYIN_RISK_RULES_REFRESH", "5"))
-RISK_BUDGET_MS = float(os.environ.get("WANGYIN_RISK_BUDGET_MS", "50"))
+RISK_BUDGET_MS = float(os.environ.get("WANGYIN_RISK_BUDGET_MS", "250"))
 RISK_FALLBACK_REVIEW_FEN = int(os.environ.get("WANGYIN_RISK_FALLBACK_REVIEW_FEN",
                                               str(5_000 * 100)))
 # The thresholds the shipped rules read as ``params.<name>`` (amounts in fen, counts, hours,
