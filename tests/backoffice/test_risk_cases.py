@@ -60,7 +60,7 @@ def test_an_officer_works_a_held_payment_from_the_queue_to_release(risk_officer,
     assert Transfer.objects.get(pk=transfer.pk).status == "RELEASED"
     assert Account.objects.get(pk=payee.ledger_account_id).balance == 123_456
     assert list(case.events.values_list("kind", flat=True)) == [
-        "opened", "decision", "assigned", "note", "callback", "closed"]
+        "opened", "decision", "asked", "assigned", "note", "callback", "closed"]
     assert risk_officer.get("/bo/risk/cases/").context["cases"] == []
 
 
@@ -85,7 +85,7 @@ def test_a_change_without_its_reason_is_refused_and_nothing_changes(risk_officer
     risk_officer.post(f"/bo/risk/cases/{case.pk}/close/", {"outcome": "released"})
     risk_officer.post(f"/bo/risk/cases/{case.pk}/note/", {"text": ""})
     assert _notice(risk_officer, case)
-    assert list(case.events.values_list("kind", flat=True)) == ["opened", "decision"]
+    assert list(case.events.values_list("kind", flat=True)) == ["opened", "decision", "asked"]
     assert risk_officer.get(f"/bo/risk/cases/{case.pk}/close/").status_code == 405
 
 
@@ -146,4 +146,4 @@ def test_only_the_risk_roles_reach_the_cases(role, held):
                           {"outcome": "released", "reason": "x"})
     assert response.status_code == 404
     case.refresh_from_db()
-    assert case.status == "OPEN" and case.events.count() == 2
+    assert case.status == "OPEN" and case.events.count() == 3  # opened, decision, asked

@@ -369,6 +369,7 @@ def _alerts(transfer: Transfer, quote: Quote, at: datetime) -> None:
     actor = f"customer:{quote.debit.person_id}"
     if transfer.status == TransferStatus.HELD:
         alerts.held(transfer, actor=actor, at=at)
+        risk.money_held(person_id=transfer.person_id, at=at)
         return
     alerts.debited(transfer, actor=actor, at=at)
     if transfer.status == TransferStatus.DONE:

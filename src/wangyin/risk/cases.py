@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -39,7 +38,6 @@ from wangyin.payments.alerts import payee_text
 from wangyin.payments.models import Transfer, TransferStatus
 from wangyin.risk import errors
 from wangyin.risk.models import (
-    Action,
     Case,
     CaseEvent,
     CaseLevel,
@@ -98,11 +96,6 @@ def on_decision(row: DecisionRow, *, ip: str | None) -> Case:
                              details={"decision": row.pk, "kind": row.kind,
                                       "action": row.action, "score": row.score,
                                       "reasons": row.reasons})
-    if row.person_id and row.amount_fen > 0 and row.action in (Action.STEP_UP, Action.REVIEW):
-        # Whether this payment's money ends up held is known only when its transaction
-        # commits (the decision comes first, at the quote as well as at execution, and an
-        # unattended step-up is held too): ask then, if it was.
-        transaction.on_commit(partial(_ask_after_commit, case.pk, row.at), robust=True)
     return case
 
 
@@ -117,9 +110,12 @@ def _when(at: datetime) -> str:
     return timezone.localtime(at).strftime("%m月%d日%H:%M")
 
 
-def _ask_after_commit(case_id: int, since: datetime) -> None:
-    with transaction.atomic():
-        confirmation_ask(case_id=case_id, since=since, at=since)
+def money_held(*, person_id: int, at: datetime) -> bool:
+    """The customer's money was just held for review (in the payment's transaction): ask
+    them, through their open case, to confirm it (``confirmation_ask``)."""
+    case_id = (Case.objects.filter(subject=subject_of(person_id, None), status=CaseStatus.OPEN)
+               .values_list("pk", flat=True).first())
+    return case_id is not None and confirmation_ask(case_id=case_id, since=at, at=at)
 
 
 def confirmation_ask(*, case_id: int, since: datetime, at: datetime) -> bool:

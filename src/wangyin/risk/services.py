@@ -118,6 +118,12 @@ def payment_made(event: Event, *, credited_person_id: int | None = None) -> None
                                at=event.at)
 
 
+def money_held(*, person_id: int, at: datetime) -> None:
+    """A payment of the customer's was held for review: ask them to confirm it (RK-12), in
+    the payment's transaction — the question is never lost to a crash after the hold."""
+    cases.money_held(person_id=person_id, at=at)
+
+
 def credit_received(*, person_id: int, amount_fen: int, at: datetime) -> None:
     """Money in from another bank (for "rapid in-and-out")."""
     features.record_credit(person_id=person_id, amount_fen=amount_fen, at=at)
