@@ -276,15 +276,23 @@ def _card(now: datetime, account, result: DemoResult) -> None:
 DEMO_USB_KEY = "WYDEMO0003"
 
 
+def sandbox_code(purpose: str) -> str:
+    """The step-up code the bank last texted for ``purpose``, read from the SMS sandbox (the
+    demo plays the customer reading their phone)."""
+    import re
+
+    from wangyin.notify.models import SmsMessage
+
+    sms = SmsMessage.objects.filter(purpose=f"authn.{purpose}").latest("id")
+    return re.search(r"验证码 (\d{6})", sms.body)[1]
+
+
 def _mobile_receiving(now: datetime, account, result: DemoResult) -> None:
     """李娜 receives transfers by her mobile number 13907970002 (pay her from zhangwei with
     the number instead of the account). Registered the way she would do it: the step-up
     code from the SMS sandbox confirms the number and the account."""
-    import re
-
     from wangyin.authn import services as authn
     from wangyin.identity.models import ChannelUser
-    from wangyin.notify.models import SmsMessage
     from wangyin.payments import payees
 
     user = ChannelUser.objects.select_related("person").get(login_name="linademo")
@@ -292,11 +300,10 @@ def _mobile_receiving(now: datetime, account, result: DemoResult) -> None:
         return
     challenge = payees.mobile_register_start(user=user, account_id=account.pk,
                                              device_id="demo", at=now)
-    sms = SmsMessage.objects.filter(purpose=f"authn.{payees.REGISTER}").latest("id")
     authn.challenge_verify(challenge_id=challenge.pk, person=user.person,
                            purpose=payees.REGISTER, at=now,
                            digest=payees.mobile_register_digest(user, account, "demo"),
-                           codes={"SMS": re.search(r"验证码 (\d{6})", sms.body).group(1)})
+                           codes={"SMS": sandbox_code(payees.REGISTER)})
     payees.mobile_register(user=user, account_id=account.pk, challenge_id=challenge.pk,
                            device_id="demo", ip=None, at=now)
     result.created.append("mobile-number receiving for linademo (13907970002)")

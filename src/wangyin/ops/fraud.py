@@ -8,7 +8,6 @@ The IP addresses are the shipped IP table's sandbox networks (192.0.2.0/24 Beiji
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time, timedelta
 
 from django.utils import timezone
@@ -24,7 +23,7 @@ def _pay(user, *, account, payee_account: str, payee_name: str, yuan: str, devic
     """Pay as the customer would: quote, the SMS code from the sandbox, execute."""
     from wangyin.authn import services as authn
     from wangyin.core.money import Money
-    from wangyin.notify.models import SmsMessage
+    from wangyin.ops.demo import sandbox_code
     from wangyin.payments import services as payments
 
     order = payments.Instruction(debit_account_id=account.pk, payee_account=payee_account,
@@ -38,10 +37,9 @@ def _pay(user, *, account, payee_account: str, payee_name: str, yuan: str, devic
             challenge = authn.challenge_issue(person=user.person, purpose=quote.operation,
                                               factors=quote.factors, key=quote.key, at=at,
                                               device_id=device)
-            sms = SmsMessage.objects.filter(purpose=f"authn.{quote.operation}").latest("id")
             authn.challenge_verify(challenge_id=challenge.pk, person=user.person,
                                    purpose=quote.operation, digest=quote.key.digest(), at=at,
-                                   codes={"SMS": re.search(r"验证码 (\d{6})", sms.body)[1]})
+                                   codes={"SMS": sandbox_code(quote.operation)})
         transfer = payments.transfer_execute(
             user=user, instruction=order, nonce=quote.key.nonce,
             challenge_id=challenge.pk if challenge else None, idempotency_key=key,

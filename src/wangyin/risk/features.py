@@ -79,11 +79,10 @@ def _windows(keys: list[str], at: datetime) -> dict[str, dict[str, list[int]]]:
         lambda: {name: [0, 0] for name in names})
     if not keys:
         return found
-    params = [v for window in WINDOWS.values()
-              for v in (MINUTE, at - window, MINUTE, at - window)]
-    params += [DAY, DAY, keys, at, MINUTE, at - WINDOWS["24h"], DAY, at - PAYEE_MEMORY]
+    args = [v for window in WINDOWS.values() for v in (MINUTE, at - window, MINUTE, at - window)]
+    args += [DAY, DAY, keys, at, MINUTE, at - WINDOWS["24h"], DAY, at - PAYEE_MEMORY]
     with connection.cursor() as cursor:
-        cursor.execute(_WINDOWS_SQL, params)
+        cursor.execute(_WINDOWS_SQL, args)
         for key, *sums in cursor.fetchall():
             found[key] = {name: [int(sums[2 * i]), int(sums[2 * i + 1])]
                           for i, name in enumerate(names)}
