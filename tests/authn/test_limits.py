@@ -6,7 +6,7 @@ import pytest
 
 from wangyin.audit.models import AuditEvent
 from wangyin.authn import limits, tokens
-from wangyin.authn.limits import EditionCannotPay, LimitError, OverLimit
+from wangyin.authn.limits import EditionCannotPay, LimitError, NoStrongerFactor, OverLimit
 from wangyin.authn.models import Medium
 
 from .conftest import SEED
@@ -34,8 +34,9 @@ def test_policy_table_without_a_token(user):
     with pytest.raises(EditionCannotPay):
         _factors(person, 1, edition="PUBLIC")
     assert _factors(person, 1, operation="transfer.own", edition="PUBLIC") == ()
-    with pytest.raises(OverLimit):
+    with pytest.raises(NoStrongerFactor) as weak:
         _factors(person, 1, risk="step_up")  # no token to step up to
+    assert "USB-Key" in str(weak.value.message) and "¥" not in str(weak.value.message)
     with pytest.raises(ValueError):
         _factors(person, 1, operation="lottery")
 

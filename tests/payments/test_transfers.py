@@ -248,3 +248,23 @@ def test_a_failing_risk_evaluation_never_allows_silently(payer, payee, at, setti
     user, account = payer
     transfer = pay(user, instruction(account, payee), at)
     assert transfer.status == "HELD" and transfer.risk_reasons == ["evaluation_failed"]
+
+
+@pytest.mark.req("RK-18", "TX-08")
+def test_a_step_up_for_a_customer_with_only_sms_holds_the_payment_for_review(payer, payee,
+                                                                              at):
+    """Nothing stronger than the SMS code to ask for: the payment is not refused with a
+    limit message, it is confirmed by SMS and held until the bank's review releases it."""
+    live_rules(at, ("ask_more", "is_funds", "step_up"))
+    user, account = payer
+    quote = payments.transfer_quote(user=user, instruction=instruction(account, payee),
+                                    device_id="dev-1", ip=None, at=at)
+    assert quote.held_for_review and quote.factors == ("SMS",)
+    assert quote.risk.reasons == ("ask_more", "no_stronger_factor")
+    transfer = pay(user, instruction(account, payee), at)
+    assert transfer.status == "HELD" and transfer.risk_reasons == ["ask_more",
+                                                                   "no_stronger_factor"]
+    assert _balance(account) == 10_000_000 and _balance(payee) == 0
+    with pytest.raises(limits.NoStrongerFactor):  # the factor policy itself
+        limits.funds_factors(person=user.person, edition=user.edition,
+                             operation="transfer.same_bank", amount_fen=100, risk="step_up")

@@ -8,7 +8,7 @@ the SMS code (something held: the reserved phone) up to the SMS cap, then the SM
 the held security device with the lowest cap that covers the amount: a security token (a
 challenge-response token first, because its answer is bound to the payee and amount), the
 soft certificate of this device, the USB-Key. A risk decision of "step-up" skips the
-SMS-only tier. Above every cap
+SMS-only tier (``NoStrongerFactor`` when the customer holds nothing stronger). Above every cap
 the customer is told which limit applies and how to proceed.
 
 Limits are per medium (per payment, per day cumulative, payments per day) — the defaults
@@ -56,6 +56,16 @@ class EditionCannotPay(LimitError):
 
 class OverLimit(LimitError):
     code = "over_limit"
+
+
+class NoStrongerFactor(LimitError):
+    """The risk decision asks for more than the SMS code and the customer holds no security
+    device (the payments service then holds the payment for review instead)."""
+
+    code = "no_stronger_factor"
+    http_status = 403
+    message = _("This payment needs a security token or USB-Key, and you have none. Get one "
+                "at a branch counter, or make the payment at the counter.")
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,8 @@ def funds_factors(*, person, edition: str, operation: str, amount_fen: int,
     for factor, medium in devices:
         if amount_fen <= limit_set.caps_of(medium).per_transaction_fen:
             return (Factor.SMS, factor)
+    if not devices and risk == "step_up" and amount_fen <= sms_cap:
+        raise NoStrongerFactor()
     if devices:
         top = max(limit_set.caps_of(medium).per_transaction_fen for _factor, medium in devices)
         raise OverLimit(_("%(amount)s is above the %(cap)s limit per payment for your "

@@ -116,6 +116,11 @@ class Quote:
     def medium(self) -> str:
         return limits.medium_of(self.factors) if self.factors else ""
 
+    @property
+    def held_for_review(self) -> bool:
+        """Confirming it holds the money until the bank's review releases it."""
+        return self.risk.action == risk.REVIEW
+
 
 def _day_start(at: datetime) -> datetime:
     local = timezone.localtime(at)
@@ -182,10 +187,19 @@ def _checked(*, user: ChannelUser, instruction: Instruction, device_id: str, ip:
         raise PaymentBlocked(extra={"reasons": list(decision.reasons)})
     # The bank's and the customer's own limits, read once for all the checks below.
     limit_set = limits.limit_set_of(person) if kind in TO_OTHERS else None
-    factors = limits.funds_factors(person=person, edition=user.edition, operation=operation,
-                                   amount_fen=amount, device_id=device_id,
-                                   risk="step_up" if decision.action == risk.STEP_UP
-                                   else "allow", limit_set=limit_set)
+    try:
+        factors = limits.funds_factors(
+            person=person, edition=user.edition, operation=operation, amount_fen=amount,
+            device_id=device_id, risk="step_up" if decision.action == risk.STEP_UP else "allow",
+            limit_set=limit_set)
+    except limits.NoStrongerFactor:
+        # Nothing stronger than the SMS code to ask this customer for: the payment is held
+        # for review instead (they are asked to confirm it; staff release it).
+        decision = risk.Decision(risk.REVIEW, decision.score,
+                                 (*decision.reasons, "no_stronger_factor"))
+        factors = limits.funds_factors(person=person, edition=user.edition,
+                                       operation=operation, amount_fen=amount,
+                                       device_id=device_id, limit_set=limit_set)
     limits_text = []
     if kind in TO_OTHERS:
         medium = limits.medium_of(factors)

@@ -158,6 +158,7 @@ def transfer_new(request):
                           "amount": format_money(Money(quote.key.amount_fen)),
                           "fee": _fee_text(quote.fee_fen, scheduled=bool(schedule)),
                           "large": quote.large, "limits": list(quote.limits_text),
+                          "review": quote.held_for_review,
                           "memo": instruction.memo,
                           "schedule": _schedule_text(schedule) if schedule else ""},
                 "schedule": [schedule.frequency, schedule.first_date.isoformat(),
