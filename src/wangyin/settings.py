@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "wangyin.authn",
     "wangyin.risk",
     "wangyin.payments",
+    "wangyin.corporate",
     "wangyin.aml",
     "wangyin.receipts",
     "wangyin.ops",

@@ -221,6 +221,10 @@ class UsbKey(models.Model):
 
     person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
                                related_name="usb_keys")
+    # A corporate operator's key acts for one company only (``wangyin.corporate``); a
+    # personal key has none. A person may hold one of each.
+    company = models.ForeignKey("customers.Company", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="+")
     serial = models.CharField(max_length=32, unique=True)
     status = models.CharField(max_length=8, choices=UsbKeyStatus.choices,
                               default=UsbKeyStatus.ACTIVE)
@@ -230,8 +234,12 @@ class UsbKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["person"], condition=Q(status="ACTIVE"),
+            models.UniqueConstraint(fields=["person"],
+                                    condition=Q(status="ACTIVE", company__isnull=True),
                                     name="authn_one_usb_key_per_person"),
+            models.UniqueConstraint(fields=["person", "company"],
+                                    condition=Q(status="ACTIVE", company__isnull=False),
+                                    name="authn_one_usb_key_per_operator"),
         ]
 
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CorporateConfig(AppConfig):
+    name = "wangyin.corporate"
+    label = "corporate"
