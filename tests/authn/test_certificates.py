@@ -207,6 +207,40 @@ def test_one_usb_key_per_customer_and_serial(user, now, make_person):
                                   staff="staff:7", at=now)
 
 
+@pytest.mark.req("ON-10", "FC-01")
+def test_an_operators_key_signs_only_for_its_company(user, device, now, make_company):
+    """A person with a personal key and a key as a company's operator: each signs only
+    where it belongs; one active key per person per company."""
+    company = make_company()
+    personal = _enrol(user, device, now)
+    operator_key = SoftUsbKey("UK20260077", PIN, confirm=lambda text: True)
+    _key, reference = certificates.usb_key_bind(person_id=user.person_id, serial="UK20260077",
+                                                staff="staff:7", at=now, company_id=company.pk)
+    code = re.search(r"授权码 (\d{8})", SmsMessage.objects.filter(
+        purpose="authn.cert_code").latest("id").body).group(1)
+    with pytest.raises(EnrolmentFailed):  # the personal enrolment is used: not this one
+        certificates.usb_key_enrol(person=user.person, reference_code=reference,
+                                   authorisation_code=code,
+                                   request_der=operator_key.signing_request(PIN), at=now)
+    issued = certificates.usb_key_enrol(person=user.person, reference_code=reference,
+                                        authorisation_code=code, company_id=company.pk,
+                                        request_der=operator_key.signing_request(PIN), at=now)
+    assert certificates.certificate_for(user.person, "USBKEY") == personal
+    assert certificates.certificate_for(user.person, "USBKEY", company_id=company.pk) == issued
+    assert certificates.usb_key_of(user.person).serial == SERIAL
+    challenge = authn.challenge_issue(person=user.person, purpose="corporate.approve",
+                                      factors=["USBKEY"], digest="d" * 64, at=now,
+                                      summary="付款 ¥100.00", company_id=company.pk)
+    assert challenge.certificate == issued
+    with pytest.raises(UsbKeyUnusable):  # a second key for the same company
+        certificates.usb_key_bind(person_id=user.person_id, serial="UK20260078",
+                                  staff="staff:7", at=now, company_id=company.pk)
+    certificates.usb_key_end(person_id=user.person_id, lost=True, actor="staff:7",
+                             reason="lost", at=now, company_id=company.pk)
+    assert certificates.certificate_for(user.person, "USBKEY", company_id=company.pk) is None
+    assert certificates.certificate_for(user.person, "USBKEY") == personal
+
+
 @pytest.mark.req("FA-05", "ON-10")
 def test_revoked_lost_or_expired_certificates_sign_nothing(user, device, now):
     certificate = _enrol(user, device, now)

@@ -36,7 +36,7 @@ def test_policy_table_without_a_token(user):
     assert _factors(person, 1, operation="transfer.own", edition="PUBLIC") == ()
     with pytest.raises(NoStrongerFactor) as weak:
         _factors(person, 1, risk="step_up")  # no token to step up to
-    assert "USB-Key" in str(weak.value.message) and "¥" not in str(weak.value.message)
+    assert weak.value.code == "no_stronger_factor" and "¥" not in str(weak.value.message)
     with pytest.raises(ValueError):
         _factors(person, 1, operation="lottery")
 

@@ -70,10 +70,10 @@ def _digits(n: int) -> str:
 
 @transaction.atomic
 def usb_key_bind(*, person_id: int, serial: str, staff: str, at: datetime,
-                 reason: str = "") -> tuple[UsbKey, str]:
-    """Bind a USB-Key's serial to the customer and open its certificate download. Returns
-    the key and the reference code to print for the customer (the authorisation code goes
-    to the reserved phone)."""
+                 reason: str = "", company_id: int | None = None) -> tuple[UsbKey, str]:
+    """Bind a USB-Key's serial to the customer (with ``company_id``: to them as an operator
+    of that company) and open its certificate download. Returns the key and the reference
+    code to print for the customer (the authorisation code goes to the reserved phone)."""
     serial = (serial or "").strip().upper()
     if not _SERIAL.fullmatch(serial):
         raise UsbKeyUnusable(extra={"why": "serial format"})
@@ -82,20 +82,22 @@ def usb_key_bind(*, person_id: int, serial: str, staff: str, at: datetime,
         raise PartyNotFound(extra={"person_id": person_id})
     try:
         with transaction.atomic():
-            key = UsbKey.objects.create(person=person, serial=serial, bound_at=at,
-                                        bound_by=staff)
+            key = UsbKey.objects.create(person=person, company_id=company_id, serial=serial,
+                                        bound_at=at, bound_by=staff)
     except IntegrityError as exc:
         raise UsbKeyUnusable(extra={"why": "serial or customer already bound"}) from exc
     audit.record(actor=staff, action="authn.usb_key.bound", target=f"person:{person_id}",
-                 occurred_at=at, details={"serial": serial, "reason": reason})
+                 occurred_at=at, details={"serial": serial, "reason": reason,
+                                          "company": company_id})
     return key, _open_usb_key_enrolment(key, staff=staff, at=at)
 
 
 @transaction.atomic
-def usb_key_codes_renew(*, person_id: int, staff: str, at: datetime, reason: str = "") -> str:
+def usb_key_codes_renew(*, person_id: int, staff: str, at: datetime, reason: str = "",
+                        company_id: int | None = None) -> str:
     """New codes for the customer's bound key (the old ones expired or were lost); the
     old enrolment stops working. Returns the new reference code."""
-    key = _active_usb_key(person_id)
+    key = _active_usb_key(person_id, company_id)
     return _open_usb_key_enrolment(key, staff=staff, at=at, reason=reason)
 
 
@@ -118,9 +120,10 @@ def _open_usb_key_enrolment(key: UsbKey, *, staff: str, at: datetime, reason: st
     return reference
 
 
-def _active_usb_key(person_id: int) -> UsbKey:
+def _active_usb_key(person_id: int, company_id: int | None) -> UsbKey:
     key = (UsbKey.objects.select_for_update().select_related("person")
-           .filter(person_id=person_id, status=UsbKeyStatus.ACTIVE).first())
+           .filter(person_id=person_id, company_id=company_id, status=UsbKeyStatus.ACTIVE)
+           .first())
     if key is None:
         raise NoUsbKey(extra={"person_id": person_id})
     return key
@@ -128,10 +131,10 @@ def _active_usb_key(person_id: int) -> UsbKey:
 
 @transaction.atomic
 def usb_key_end(*, person_id: int, lost: bool, actor: str, reason: str,
-                at: datetime) -> UsbKey:
+                at: datetime, company_id: int | None = None) -> UsbKey:
     """The key is returned, replaced or reported lost: unbind it and revoke its
     certificate at once (a lost key signs nothing more). A replacement is bound anew."""
-    key = _active_usb_key(person_id)
+    key = _active_usb_key(person_id, company_id)
     key.status = UsbKeyStatus.LOST if lost else UsbKeyStatus.REVOKED
     key.ended_at = at
     key.save(update_fields=["status", "ended_at"])
@@ -141,34 +144,39 @@ def usb_key_end(*, person_id: int, lost: bool, actor: str, reason: str,
         _revoke(certificate, reason="key lost" if lost else "key returned", at=at)
     audit.record(actor=actor, action="authn.usb_key.lost" if lost else "authn.usb_key.ended",
                  target=f"person:{person_id}", occurred_at=at,
-                 details={"serial": key.serial, "reason": reason})
+                 details={"serial": key.serial, "reason": reason, "company": company_id})
     if actor != f"customer:{person_id}":  # online, identity.certificate_withdraw tells it
         notify.notice_send(person=key.person, kind="security.factor_removed",
                            params={"factor": "usb_key"}, at=at)
     return key
 
 
-def usb_key_of(person) -> UsbKey | None:
-    return UsbKey.objects.filter(person=person, status=UsbKeyStatus.ACTIVE).first()
+def usb_key_of(person, company_id: int | None = None) -> UsbKey | None:
+    """The person's active key: their personal one, or the one for ``company_id``."""
+    return UsbKey.objects.filter(person=person, company_id=company_id,
+                                 status=UsbKeyStatus.ACTIVE).first()
 
 
 def usb_key_enrol(*, person, reference_code: str, authorisation_code: str,
-                  request_der: bytes, at: datetime) -> Certificate:
+                  request_der: bytes, at: datetime,
+                  company_id: int | None = None) -> Certificate:
     """The USB-Key's signing request, with the counter's reference code and the SMS
     authorisation code (ON-09). Raises ``EnrolmentFailed``; a wrong try is committed."""
     outcome = _usb_key_enrol(person=person, reference_code=reference_code,
                              authorisation_code=authorisation_code,
-                             request_der=request_der, at=at)
+                             request_der=request_der, at=at, company_id=company_id)
     if isinstance(outcome, str):
         raise EnrolmentFailed(extra={"why": outcome})
     return outcome
 
 
 @transaction.atomic
-def _usb_key_enrol(*, person, reference_code, authorisation_code, request_der, at):
+def _usb_key_enrol(*, person, reference_code, authorisation_code, request_der, at,
+                   company_id):
     enrolment = (Enrolment.objects.select_for_update(of=("self",)).select_related("usb_key")
                  .filter(person=person, medium=Factor.USBKEY, used_at__isnull=True,
-                         expires_at__gt=at).order_by("-created_at").first())
+                         usb_key__company_id=company_id, expires_at__gt=at)
+                 .order_by("-created_at").first())
     if enrolment is None or enrolment.usb_key.status != UsbKeyStatus.ACTIVE:
         return "no open enrolment"
     good = (hmac.compare_digest(enrolment.reference_hash, _code_hash(
@@ -236,8 +244,10 @@ def soft_certificate_enrol(*, person, device_id: str, request_der: bytes,
 
 
 def _issue(*, person, medium, request, at, usb_key, device_id) -> Certificate:
+    operator_of = usb_key.company_id if usb_key else None
     serial, der, not_before, not_after = ca.issue(
-        request=request, common_name=f"wangyin-customer-{person.pk}",
+        request=request, common_name=f"wangyin-operator-{person.pk}-{operator_of}"
+        if operator_of else f"wangyin-customer-{person.pk}",
         serial_number=usb_key.serial if usb_key else f"device-{device_id[:16]}", at=at)
     certificate = Certificate.objects.create(
         person=person, medium=medium, suite=request.suite.name, serial=serial, der=der,
@@ -277,14 +287,17 @@ def certificates_of(person, *, active_only: bool = True) -> list[Certificate]:
     return list(rows.select_related("usb_key").order_by("-issued_at"))
 
 
-def certificate_for(person, factor: str, *, device_id: str = "") -> Certificate | None:
-    """The certificate that signs for ``factor``: the USB-Key's, or this device's soft
-    certificate."""
+def certificate_for(person, factor: str, *, device_id: str = "",
+                    company_id: int | None = None) -> Certificate | None:
+    """The certificate that signs for ``factor``: the USB-Key's (the personal key, or the
+    one for ``company_id``), or this device's soft certificate (personal only)."""
     rows = Certificate.objects.filter(person=person, medium=factor, status=CertStatus.ACTIVE)
     if factor == Factor.SOFTCERT:
-        rows = rows.filter(device_id=device_id) if device_id else rows.none()
+        rows = rows.filter(device_id=device_id) if device_id and company_id is None \
+            else rows.none()
     else:
-        rows = rows.filter(Q(usb_key__status=UsbKeyStatus.ACTIVE))
+        rows = rows.filter(Q(usb_key__status=UsbKeyStatus.ACTIVE),
+                           usb_key__company_id=company_id)
     return rows.order_by("-issued_at").first()
 
 

@@ -73,13 +73,15 @@ def digest_of(*parts: str) -> str:
 @transaction.atomic
 def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetime,
                     key: KeyData | None = None, digest: str = "",
-                    device_id: str = "", summary: str = "") -> AuthChallenge:
+                    device_id: str = "", summary: str = "",
+                    company_id: int | None = None) -> AuthChallenge:
     """Open a challenge for ``factors``, bound to the operation's key data (``key``; its
     digest, SMS text, token question and certificate payload derive from it) or, for
     identity operations that have no payee or amount, to a ``digest`` the caller
     computed. An SMS code, if asked for, goes to the reserved phone. A soft certificate
     signs only on its own device (``device_id``). ``summary``: the change in words, for
-    the text a certificate signs when there is no key data."""
+    the text a certificate signs when there is no key data. ``company_id``: the person
+    signs as an operator of that company (its USB-Key, ``wangyin.corporate``)."""
     factors = sorted(set(factors))
     if not factors or not set(factors) <= set(Factor.values):
         raise ValueError(f"bad factor set {factors!r}")
@@ -101,7 +103,8 @@ def challenge_issue(*, person, purpose: str, factors: Iterable[str], at: datetim
     certificate = None
     for factor in CERT_FACTORS:
         if factor in factors:
-            certificate = certificates.certificate_for(person, factor, device_id=device_id)
+            certificate = certificates.certificate_for(person, factor, device_id=device_id,
+                                                       company_id=company_id)
             if certificate is None:
                 raise NoCertificate(extra={"factor": factor})
     actor = f"customer:{person.pk}"
