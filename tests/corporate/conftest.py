@@ -155,4 +155,5 @@ def signed_challenge(operator, *, purpose, digest, summary, at, sign):
                                       at=at, company_id=operator.service.company_id)
     authn.challenge_verify(challenge_id=challenge.pk, person=operator.person, purpose=purpose,
                            digest=digest, codes=sign(operator, challenge), at=at)
+    challenge.refresh_from_db()
     return challenge
