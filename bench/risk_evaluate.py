@@ -309,12 +309,12 @@ class Probe:
         return dict(self.current), list(self.sql)
 
 
-FEATURE_PARTS = {
-    "_windows": "features: counters",
-    "_device": "features: device",
-    "_peer": "features: peer baseline",
-}
-FEATURE_INNER = (*FEATURE_PARTS.values(), "features: list hits", "features: IP place")
+FEATURE_PARTS = {"_read": "features: the one read (SQL)"}
+FEATURE_INNER = (
+    *FEATURE_PARTS.values(),
+    "features: list subjects (blind indexes)",
+    "features: IP place",
+)
 RULES = ("rules: live set", "rules: CEL")
 
 
@@ -325,7 +325,7 @@ def instrument(probe: Probe) -> None:
     probe.wrap(features, "features_of", "features", keep=True)
     for name, label in FEATURE_PARTS.items():
         probe.wrap(features, name, label)
-    probe.wrap(lists, "hits", "features: list hits")
+    probe.wrap(lists, "wanted", "features: list subjects (blind indexes)")
     probe.wrap(geo, "place_of", "features: IP place")
     probe.wrap(rules, "live", "rules: live set")
     probe.wrap(risk, "_decide", "rules: CEL")
@@ -400,7 +400,7 @@ def run_timed(world: World, events: int, probe: Probe) -> dict:
                 actions[str(decision.action)] += 1
                 fallbacks += any(r.startswith("evaluation_") for r in decision.reasons)
                 inner = sum(split.get(label, 0.0) for label in FEATURE_INNER)
-                split["features: profile read, assembly"] = split.get("features", 0.0) - inner
+                split["features: assembly"] = split.get("features", 0.0) - inner
                 split["rest: Decision INSERT (+ case)"] = elapsed - sum(
                     split.get(label, 0.0) for label in ("features", *RULES)
                 )

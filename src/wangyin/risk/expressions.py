@@ -76,13 +76,29 @@ class Compiled:
     source: str
     program: Any
 
-    def __call__(self, features: dict[str, Any]) -> bool:
-        """True when the rule fires. An evaluation error (a missing map key, an overflow)
+    def __call__(self, features: dict[str, Any] | Bound) -> bool:
+        """True when the rule fires, on the features or the same ``bind``-ed once for all
+        the rules of an evaluation. An evaluation error (a missing map key, an overflow)
         raises ``ExpressionError``: the engine decides what that means, never "no"."""
-        value = self.program.eval(data=features)
+        if isinstance(features, Bound):
+            value = self.program.eval(activation=features.activation)
+        else:
+            value = self.program.eval(data=features)
         if value.type() == cel.Type.ERROR or not isinstance(value.value(), bool):
             raise ExpressionError(str(value)[:200])
         return value.value()
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Features converted to CEL values once (``bind``): each rule then reads them as they
+    are, instead of converting the whole feature set again (most of a rule's cost)."""
+
+    activation: Any
+
+
+def bind(features: dict[str, Any]) -> Bound:
+    return Bound(_env().Activation(data=features))
 
 
 @lru_cache(maxsize=1)

@@ -1,15 +1,15 @@
 """What the rules see: the event itself, black/grey list hits, sliding-window counters, the
 customer's baseline and their peers', the device and where the IP is (RK-01, RK-05, RK-11).
 
-``features_of`` reads (a few indexed queries; the hot ones as plain SQL — see
-bench/risk_evaluate.py); ``record_*`` write, in the caller's business
+``features_of`` reads all of it in one SQL statement (``_READ_SQL``: one round trip, no ORM on
+the hot path — see bench/risk_evaluate.py); ``record_*`` write, in the caller's business
 transaction, so a payment that rolls back is neither counted nor learnt from. Counters are
 minute buckets (a day bucket for "paid this account before", kept 400 days), summed over
 the window at read time."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -46,8 +46,10 @@ def payee_index(account: str) -> str:
         return ""
 
 
-def _keys(event) -> dict[str, str]:
-    payee = payee_index(event.counterparty)
+def _keys(event, payee: str | None = None) -> dict[str, str]:
+    """The counter keys of ``event`` ("" where it has none); ``payee``: the payee's index
+    when the caller has it already."""
+    payee = payee_index(event.counterparty) if payee is None else payee
     return {"person": f"p:{event.person_id}" if event.person_id else "",
             "device": f"d:{event.device}" if event.device else "",
             "ip": f"ip:{event.ip}" if event.ip else "",
@@ -58,35 +60,107 @@ def _keys(event) -> dict[str, str]:
             "failed": f"lf:{event.ip}" if event.ip else ""}
 
 
-# Each window's count and sum per key, added up by PostgreSQL (one row per key): the rows
-# of a busy key (an IP, a payee) never travel, and no ORM query is built on the hot path.
-_WINDOW_SUMS = ", ".join(
-    "coalesce(sum(count) FILTER (WHERE span = %s AND bucket > %s), 0), "
-    "coalesce(sum(sum_fen) FILTER (WHERE span = %s AND bucket > %s), 0)" for _name in WINDOWS)
-_WINDOWS_SQL = (
-    f"SELECT key, {_WINDOW_SUMS}, "  # noqa: S608 - placeholders only
-    "coalesce(sum(count) FILTER (WHERE span = %s), 0), "
-    "coalesce(sum(sum_fen) FILTER (WHERE span = %s), 0) FROM risk_counter "
-    "WHERE key = ANY(%s) AND bucket <= %s "
-    "AND ((span = %s AND bucket > %s) OR (span = %s AND bucket > %s)) GROUP BY key")
+# The counted features, (name, key, window, column): the sum of the column over the key's
+# minute buckets after the window's start up to the event ("ever": its day buckets of the
+# last PAYEE_MEMORY). ``paid_before`` becomes ``new_payee``.
+COUNTED = (
+    ("count_10m", "person", "10m", "count"), ("count_1h", "person", "1h", "count"),
+    ("count_24h", "person", "24h", "count"), ("sum_24h_fen", "person", "24h", "sum_fen"),
+    ("device_count_1h", "device", "1h", "count"), ("ip_count_1h", "ip", "1h", "count"),
+    ("payee_count_24h", "payee", "24h", "count"),
+    ("near_threshold_24h", "near", "24h", "count"),
+    ("inflow_24h_fen", "inflow", "24h", "sum_fen"),
+    ("ip_failed_logins_1h", "failed", "1h", "count"),
+    ("paid_before", "pair", "ever", "count"))
+_SPAN = {**dict.fromkeys(WINDOWS, MINUTE), "ever": DAY}
 
 
-def _windows(keys: list[str], at: datetime) -> dict[str, dict[str, list[int]]]:
-    """{key: {window: [count, sum]}} over the minute buckets; "ever" over the day buckets."""
-    keys = [k for k in keys if k]
-    names = (*WINDOWS, "ever")
-    found: dict[str, dict[str, list[int]]] = defaultdict(
-        lambda: {name: [0, 0] for name in names})
-    if not keys:
-        return found
-    args = [v for window in WINDOWS.values() for v in (MINUTE, at - window, MINUTE, at - window)]
-    args += [DAY, DAY, keys, at, MINUTE, at - WINDOWS["24h"], DAY, at - PAYEE_MEMORY]
+def _counted_sql(name: str, key: str, window: str, column: str) -> str:
+    return (f"coalesce(sum({column}) FILTER (WHERE key = %(key_{key})s AND span = "
+            f"{_SPAN[window]} AND bucket > %(since_{window})s), 0) AS {name}")
+
+
+# Every input of the features in one statement that returns one row: the counted windows
+# (added up by PostgreSQL: the rows of a busy key, an IP or a payee, never travel), the
+# device's bindings, the customer's profile, the segment's peer baseline and the list hits
+# (``lists.HITS_SQL``). Aggregates without GROUP BY always give their one row; the joins are
+# on unique keys. A constant text with named parameters (``_read``): prepared once per
+# connection (settings: server-side binding).
+_READ_SQL = (
+    "SELECT c.*, d.mine, d.customers, p.payments, p.amount_sum_fen, "  # noqa: S608 - constant
+    "p.amount_max_fen, p.hours, p.last_payment_at, p.last_region, p.last_latitude, "
+    "p.last_longitude, p.last_located_at, b.amount_mean_fen, b.amount_p95_fen, "
+    f"ARRAY({lists.HITS_SQL}) "
+    f"FROM (SELECT {', '.join(_counted_sql(*counted) for counted in COUNTED)} "
+    "FROM risk_counter WHERE key = ANY(%(keys)s::text[]) AND bucket <= %(at)s "
+    f"AND ((span = {MINUTE} AND bucket > %(since_24h)s) "
+    f"OR (span = {DAY} AND bucket > %(since_ever)s))) c "
+    "CROSS JOIN (SELECT min(dv.bound_at) FILTER (WHERE u.person_id = %(person_id)s) AS mine, "
+    "count(DISTINCT u.person_id) AS customers FROM identity_device dv "
+    "JOIN identity_channeluser u ON u.id = dv.user_id "
+    "WHERE dv.device_id = %(device)s AND dv.removed_at IS NULL) d "
+    "LEFT JOIN risk_profile p ON p.person_id = %(person_id)s "
+    "LEFT JOIN risk_peerbaseline b ON b.segment = %(segment)s")
+
+
+def _read(event, keys: dict[str, str], listed: dict[str, str]) -> tuple:
+    """The row of ``_READ_SQL`` for ``event`` (no key, device or person: NULL, never equal)."""
+    at = event.at
+    args = {"keys": [key for key in keys.values() if key], "at": at,
+            "since_ever": at - PAYEE_MEMORY, "person_id": event.person_id or None,
+            "device": event.device or None, "segment": event.segment,
+            **{f"key_{name}": key or None for name, key in keys.items()},
+            **{f"since_{name}": at - window for name, window in WINDOWS.items()},
+            **lists.hits_params(listed, at)}
     with connection.cursor() as cursor:
-        cursor.execute(_WINDOWS_SQL, args)
-        for key, *sums in cursor.fetchall():
-            found[key] = {name: [int(sums[2 * i]), int(sums[2 * i + 1])]
-                          for i, name in enumerate(names)}
-    return found
+        cursor.execute(_READ_SQL, args)
+        return cursor.fetchone()
+
+
+def features_of(event) -> dict:
+    """The feature set of ``event`` (``risk.expressions.FEATURES``), read in one statement."""
+    at, local = event.at, timezone.localtime(event.at)
+    listed = lists.wanted(lists.Subjects(
+        id_number_index=event.id_number_index, phone_index=event.phone_index,
+        account=event.counterparty, device=event.device, ip=event.ip or ""))
+    keys = _keys(event, payee=listed.get(ListSubject.ACCOUNT, "")[:32])
+    row = _read(event, keys, listed)
+    counted = {name: int(value) for (name, *_how), value in zip(COUNTED, row, strict=False)}
+    (mine, on_device, payments, amount_sum, amount_max, hours, last_payment_at, last_region,
+     last_latitude, last_longitude, last_located_at, peer_mean, peer_p95,
+     hits) = row[len(COUNTED):]
+    payments = payments or 0  # no profile yet: what a new one holds
+    if isinstance(hours, str):
+        hours = json.loads(hours)
+    hours = hours or [0] * 24
+    place = geo.place_of(event.ip)
+    distance = minutes = speed = -1
+    if place.located and last_located_at is not None:
+        distance = int(geo.distance_km(place, geo.Place(last_region, last_latitude,
+                                                        last_longitude)))
+        minutes = max(int((at - last_located_at).total_seconds() // 60), 0)
+        speed = distance * 60 // max(minutes, 1)
+    paid_before = counted.pop("paid_before")
+    return {
+        "kind": event.kind, "channel": event.channel, "segment": event.segment,
+        "is_funds": event.kind.startswith("transfer."),
+        "to_others": event.kind.startswith("transfer.") and event.kind != "transfer.own",
+        "amount_fen": event.amount_fen,
+        "hour": local.hour, "is_night": local.hour < 6,
+        "list_hits": sorted(set(hits)),
+        "params": params(),
+        "device_age_hours": max(int((at - mine).total_seconds() // 3600), 0)
+        if mine is not None else -1,
+        "customers_on_device": on_device,
+        "new_payee": bool(keys["pair"]) and paid_before == 0,
+        **counted,
+        "payments_before": payments, "usual_max_fen": amount_max or 0,
+        "usual_mean_fen": amount_sum // payments if payments else 0,
+        "hour_share_pct": hours[local.hour] * 100 // payments if payments else 0,
+        "peer_mean_fen": peer_mean or 0, "peer_p95_fen": peer_p95 or 0,
+        "dormant_days": (at - last_payment_at).days if last_payment_at else 0,
+        "region": place.region, "distance_km": distance, "minutes_since_last": minutes,
+        "speed_kmh": speed}
 
 
 def _bump(rows: list[tuple[str, int, datetime, int, int]], shard: int) -> None:
@@ -104,77 +178,6 @@ def _bump(rows: list[tuple[str, int, datetime, int, int]], shard: int) -> None:
             f"VALUES {values} ON CONFLICT (key, span, bucket, shard) DO UPDATE SET "
             "count = risk_counter.count + EXCLUDED.count, "
             "sum_fen = risk_counter.sum_fen + EXCLUDED.sum_fen", params)
-
-
-def _device(event) -> tuple[int, int]:
-    """(hours since this device was bound for the customer or -1, customers bound on it)."""
-    if not event.device:
-        return -1, 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT u.person_id, d.bound_at FROM identity_device d JOIN identity_channeluser u "
-            "ON u.id = d.user_id WHERE d.device_id = %s AND d.removed_at IS NULL",
-            [event.device])
-        bound = cursor.fetchall()
-    mine = [at for person, at in bound if person == event.person_id]
-    age = max(int((event.at - min(mine)).total_seconds() // 3600), 0) if mine else -1
-    return age, len({person for person, _at in bound})
-
-
-def _peer(segment: str) -> tuple[int, int]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT amount_mean_fen, amount_p95_fen FROM risk_peerbaseline "
-                       "WHERE segment = %s", [segment])  # unique
-        peer = cursor.fetchone()
-    return peer or (0, 0)
-
-
-def features_of(event) -> dict:
-    """The feature set of ``event`` (``risk.expressions.FEATURES``)."""
-    local = timezone.localtime(event.at)
-    keys = _keys(event)
-    counts = _windows(list(keys.values()), event.at)
-    person, device, ip = counts[keys["person"]], counts[keys["device"]], counts[keys["ip"]]
-    profile = (Profile.objects.filter(person_id=event.person_id).first()
-               if event.person_id else None) or Profile()
-    device_age, on_device = _device(event)
-    peer_mean, peer_p95 = _peer(event.segment)
-    place = geo.place_of(event.ip)
-    distance = minutes = speed = -1
-    if place.located and profile.last_located_at is not None:
-        distance = int(geo.distance_km(place, geo.Place(profile.last_region,
-                                                        profile.last_latitude,
-                                                        profile.last_longitude)))
-        minutes = max(int((event.at - profile.last_located_at).total_seconds() // 60), 0)
-        speed = distance * 60 // max(minutes, 1)
-    hours = profile.hours or [0] * 24
-    return {
-        "kind": event.kind, "channel": event.channel, "segment": event.segment,
-        "is_funds": event.kind.startswith("transfer."),
-        "to_others": event.kind.startswith("transfer.") and event.kind != "transfer.own",
-        "amount_fen": event.amount_fen,
-        "hour": local.hour, "is_night": local.hour < 6,
-        "list_hits": lists.hits(lists.Subjects(
-            id_number_index=event.id_number_index, phone_index=event.phone_index,
-            account=event.counterparty, device=event.device, ip=event.ip or ""), event.at),
-        "params": params(),
-        "device_age_hours": device_age, "customers_on_device": on_device,
-        "new_payee": bool(keys["pair"]) and counts[keys["pair"]]["ever"][0] == 0,
-        "count_10m": person["10m"][0], "count_1h": person["1h"][0],
-        "count_24h": person["24h"][0], "sum_24h_fen": person["24h"][1],
-        "device_count_1h": device["1h"][0], "ip_count_1h": ip["1h"][0],
-        "payee_count_24h": counts[keys["payee"]]["24h"][0],
-        "near_threshold_24h": counts[keys["near"]]["24h"][0],
-        "inflow_24h_fen": counts[keys["inflow"]]["24h"][1],
-        "ip_failed_logins_1h": counts[keys["failed"]]["1h"][0],
-        "payments_before": profile.payments, "usual_max_fen": profile.amount_max_fen,
-        "usual_mean_fen": profile.amount_sum_fen // profile.payments if profile.payments else 0,
-        "hour_share_pct": hours[local.hour] * 100 // profile.payments if profile.payments else 0,
-        "peer_mean_fen": peer_mean, "peer_p95_fen": peer_p95,
-        "dormant_days": (event.at - profile.last_payment_at).days
-        if profile.last_payment_at else 0,
-        "region": place.region, "distance_km": distance, "minutes_since_last": minutes,
-        "speed_kmh": speed}
 
 
 def _profile(event) -> Profile:

@@ -16,9 +16,11 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
+from django.db import connection
+from psycopg.types.json import Jsonb
 
 from wangyin.audit import services as audit
-from wangyin.risk import cases, features, lists, rules
+from wangyin.risk import cases, expressions, features, lists, rules
 from wangyin.risk.models import STRENGTH, Action
 from wangyin.risk.models import Decision as DecisionRow
 
@@ -54,7 +56,8 @@ class Decision:
 
 
 def _decide(live: rules.LiveSet, features: dict) -> Decision:
-    fired = [rule for rule in live.rules if rule.check(features)]
+    bound = expressions.bind(features)
+    fired = [rule for rule in live.rules if rule.check(bound)]
     if not fired:
         return Decision(ALLOW)
     strongest = max(fired, key=lambda rule: STRENGTH[rule.action])
@@ -66,6 +69,16 @@ def _fallback(event: Event, why: str) -> Decision:
     funds = event.kind.startswith("transfer.")
     review = funds and event.amount_fen >= settings.RISK_FALLBACK_REVIEW_FEN
     return Decision(REVIEW if review else STEP_UP, 50, (why,))
+
+
+# The decision row, without building a model instance on the path every operation takes
+# (JSON as Django's JSONField writes it: json.dumps).
+_INSERT_SQL = (
+    "INSERT INTO risk_decision (at, kind, person_id, channel, amount_fen, action, score, "
+    "reasons, features, rule_set_version, fallback, elapsed_us, ref) VALUES (%(at)s, "
+    "%(kind)s, %(person_id)s, %(channel)s, %(amount_fen)s, %(action)s, %(score)s, "
+    "%(reasons)s, %(features)s, %(rule_set_version)s, %(fallback)s, %(elapsed_us)s, "
+    "%(ref)s) RETURNING id")
 
 
 def evaluate(event: Event) -> Decision:
@@ -92,13 +105,18 @@ def evaluate(event: Event) -> Decision:
     if not fallback and elapsed_us > settings.RISK_BUDGET_MS * 1000:
         log.warning("risk.evaluate_overran", kind=event.kind, elapsed_us=elapsed_us)
         decision, fallback = _fallback(event, "evaluation_overran"), True
-    row = DecisionRow.objects.create(
-        at=event.at, kind=event.kind, person_id=event.person_id, channel=event.channel,
-        amount_fen=event.amount_fen, action=decision.action, score=decision.score,
-        reasons=list(decision.reasons), features=seen, rule_set_version=version,
-        fallback=fallback, elapsed_us=elapsed_us, ref=event.ref[:64])
+    stored = {"at": event.at, "kind": event.kind, "person_id": event.person_id,
+              "channel": event.channel, "amount_fen": event.amount_fen,
+              "action": str(decision.action), "score": decision.score,
+              "reasons": list(decision.reasons), "features": seen,
+              "rule_set_version": version, "fallback": fallback, "elapsed_us": elapsed_us,
+              "ref": event.ref[:64]}
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, {**stored, "reasons": Jsonb(stored["reasons"]),
+                                     "features": Jsonb(seen)})
+        (pk,) = cursor.fetchone()
     if decision.action != ALLOW:
-        cases.on_decision(row, ip=event.ip)
+        cases.on_decision(DecisionRow(pk=pk, **stored), ip=event.ip)
         audit.record(actor=f"customer:{event.person_id}", action="risk.decision",
                      target=f"person:{event.person_id}", occurred_at=event.at,
                      device=event.device, ip=event.ip,
