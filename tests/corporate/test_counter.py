@@ -25,6 +25,7 @@ from wangyin.corporate.errors import (
     InvalidOperatorCode,
     LastAccount,
     NoAccountToLink,
+    OperatorNotFound,
     PaymentsNotReady,
     QueryEditionNoPayments,
     ServiceExists,
@@ -183,7 +184,11 @@ def test_the_administrators_usb_key_is_bound_for_the_company(company, admin_pers
         person=admin_person, reference_code=reference, authorisation_code=code,
         request_der=device.signing_request(PIN), at=now, company_id=company.pk)
     assert certificates.usb_key_of(admin_person) is None  # not a personal key
-    counter.usb_key_end(operator_id=admin.pk, lost=True, staff=STAFF, reason="lost", at=now)
+    with pytest.raises(OperatorNotFound):  # an operator of the service, nobody else
+        counter.usb_key_end(service_id=service.pk, operator_id=admin.pk + 1000, lost=True,
+                            staff=STAFF, reason="lost", at=now)
+    counter.usb_key_end(service_id=service.pk, operator_id=admin.pk, lost=True, staff=STAFF,
+                        reason="lost", at=now)
     assert UsbKey.objects.get(pk=key.pk).status == "LOST"
     assert Certificate.objects.get(pk=certificate.pk).status == "REVOKED"
     assert AuditEvent.objects.filter(action__in=["corporate.usb_key.bound",

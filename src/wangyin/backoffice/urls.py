@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from wangyin.backoffice import aml, risk, risk_cases, risk_rules, views
+from wangyin.backoffice import aml, corporate, risk, risk_cases, risk_rules, views
 
 app_name = "bo"
 
@@ -28,6 +28,24 @@ urlpatterns = [
     path("customers/<int:person_id>/usbkey/bind/", views.usb_key_bind, name="usb_key_bind"),
     path("customers/<int:person_id>/usbkey/codes/", views.usb_key_codes, name="usb_key_codes"),
     path("customers/<int:person_id>/usbkey/end/", views.usb_key_end, name="usb_key_end"),
+    path("companies/", corporate.company_search, name="companies"),
+    path("companies/<int:company_id>/", corporate.company_detail, name="company"),
+    path("companies/<int:company_id>/corporate/open/", corporate.corporate_open,
+         name="company_open"),
+    path("companies/<int:company_id>/corporate/admin/usbkey/", corporate.admin_usb_key_bind,
+         name="company_admin_usb_key"),
+    path("companies/<int:company_id>/corporate/admin/reset/", corporate.admin_password_reset,
+         name="company_admin_reset"),
+    path("companies/<int:company_id>/corporate/operators/<int:operator_id>/usbkey/codes/",
+         corporate.operator_usb_key_codes, name="company_operator_usb_key_codes"),
+    path("companies/<int:company_id>/corporate/operators/<int:operator_id>/usbkey/end/",
+         corporate.operator_usb_key_end, name="company_operator_usb_key_end"),
+    path("companies/<int:company_id>/corporate/accounts/link/", corporate.account_link,
+         name="company_account_link"),
+    path("companies/<int:company_id>/corporate/accounts/<int:account_id>/unlink/",
+         corporate.account_unlink, name="company_account_unlink"),
+    path("companies/<int:company_id>/corporate/cancel/", corporate.corporate_cancel,
+         name="company_cancel"),
     path("staff/", views.staff_admin, name="staff"),
     path("staff/<str:username>/disable/", views.staff_disable, name="staff_disable"),
     path("staff/<str:username>/enable/", views.staff_enable, name="staff_enable"),

@@ -238,16 +238,12 @@ def service_open(*, company_id: int, edition: str, account_ids: Iterable[int],
 
 
 @transaction.atomic
-def usb_key_bind(*, operator_id: int, serial: str, staff: str, at: datetime,
+def usb_key_bind(*, service_id: int, operator_id: int, serial: str, staff: str, at: datetime,
                  reason: str = "") -> tuple[UsbKey, str]:
-    """Bind a USB-Key's serial to an operator for their company (any operator, at the
-    counter). Returns the key and the reference code to show once; the authorisation code
-    goes to the operator's reserved mobile number."""
-    operator = (Operator.objects.select_related("service", "person")
-                .filter(pk=operator_id).first())
-    if operator is None:
-        raise OperatorNotFound(extra={"operator_id": operator_id})
-    service = lock_service(operator.service_id)
+    """Bind a USB-Key's serial to an operator of the service for its company (any operator,
+    at the counter). Returns the key and the reference code to show once; the
+    authorisation code goes to the operator's reserved mobile number."""
+    service = lock_service(service_id)
     operator = _operator_of(service, operator_id)
     if operator.status != OperatorStatus.ACTIVE:
         raise OperatorStateRefused(extra={"status": operator.status})
@@ -267,37 +263,31 @@ def admin_usb_key_bind(*, service_id: int, serial: str, staff: str, at: datetime
     change the administrator makes online. Returns the key and the reference code."""
     with transaction.atomic():
         admin = _administrator(lock_service(service_id))
-        return usb_key_bind(operator_id=admin.pk, serial=serial, staff=staff, at=at,
-                            reason=reason)
+        return usb_key_bind(service_id=service_id, operator_id=admin.pk, serial=serial,
+                            staff=staff, at=at, reason=reason)
 
 
 @transaction.atomic
-def usb_key_codes_renew(*, operator_id: int, staff: str, at: datetime,
+def usb_key_codes_renew(*, service_id: int, operator_id: int, staff: str, at: datetime,
                         reason: str = "") -> str:
     """New certificate codes for the operator's bound key (expired or lost codes)."""
-    operator = Operator.objects.filter(pk=operator_id).first()
-    if operator is None:
-        raise OperatorNotFound(extra={"operator_id": operator_id})
-    service = lock_service(operator.service_id)
+    service = lock_service(service_id)
     operator = _operator_of(service, operator_id)
     return certificates.usb_key_codes_renew(person_id=operator.person_id, staff=staff, at=at,
                                             reason=reason, company_id=service.company_id)
 
 
 @transaction.atomic
-def usb_key_end(*, operator_id: int, lost: bool, staff: str, reason: str,
+def usb_key_end(*, service_id: int, operator_id: int, lost: bool, staff: str, reason: str,
                 at: datetime) -> UsbKey:
     """The operator's key for this company is returned or reported lost: unbound and its
     certificate revoked at once. Their personal key and keys for other companies stay."""
-    operator = (Operator.objects.select_related("service", "person")
-                .filter(pk=operator_id).first())
-    if operator is None:
-        raise OperatorNotFound(extra={"operator_id": operator_id})
+    service = lock_service(service_id)
+    operator = _operator_of(service, operator_id)
     key = certificates.usb_key_end(person_id=operator.person_id, lost=lost, actor=staff,
-                                   reason=reason, at=at,
-                                   company_id=operator.service.company_id)
+                                   reason=reason, at=at, company_id=service.company_id)
     audit.record(actor=staff, action="corporate.usb_key.ended", target=f"operator:{operator.pk}",
-                 occurred_at=at, details={"service": operator.service_id, "serial": key.serial,
+                 occurred_at=at, details={"service": service.pk, "serial": key.serial,
                                           "lost": lost, "reason": reason})
     return key
 
