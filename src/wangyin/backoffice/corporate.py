@@ -44,8 +44,7 @@ def _account_label(account: CustomerAccount) -> str:
 
 
 class CorporateOpenForm(ReasonForm):
-    edition = forms.ChoiceField(label=gettext_lazy("Edition"), choices=Edition.choices,
-                                widget=forms.RadioSelect)
+    edition = forms.ChoiceField(label=gettext_lazy("Edition"), choices=Edition.choices)
     accounts = forms.TypedMultipleChoiceField(
         label=gettext_lazy("Settlement accounts to link"), coerce=int,
         widget=forms.CheckboxSelectMultiple)
