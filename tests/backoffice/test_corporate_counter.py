@@ -12,6 +12,7 @@ from django.test import Client
 
 from tests.backoffice.conftest import staff_signed_in
 from tests.conftest import _check, _uscc
+from tests.corporate.conftest import make_operator
 from wangyin.audit.models import AuditEvent
 from wangyin.authn.models import UsbKey
 from wangyin.backoffice import staff
@@ -131,6 +132,28 @@ def test_counter_work_on_an_open_service(bo, company, admin_person, at):
         "corporate.account.unlinked", "corporate.service.cancelled"}
     page = bo.get(f"/bo/companies/{company.pk}/").content.decode()
     assert f'action="/bo/companies/{company.pk}/corporate/open/"' in page  # open again
+
+
+@pytest.mark.req("ON-10", "AD-02")
+def test_an_operator_gets_a_usb_key_for_the_company_at_the_counter(bo, company,
+                                                                   admin_person, make_person,
+                                                                   at):
+    service, _admin, _password = counter.service_open(
+        company_id=company.pk, edition="STANDARD", account_ids=[company.basic.pk],
+        admin_person_id=admin_person.pk, admin_code="admin01", staff="staff:1", at=at)
+    person = make_person(name="钱七", id_number=_check("36070219800101501"),
+                         phone="13707970555", birth_date=admin_person.birth_date.replace(
+                             year=1980, month=1, day=1))
+    operator = make_operator(service, person, code="enter01", roles=["ENTER"], at=at)
+    page = bo.get(f"/bo/companies/{company.pk}/").content.decode()
+    bind = f"/bo/companies/{company.pk}/corporate/operators/{operator.pk}/usbkey/bind/"
+    assert f'action="{bind}"' in page
+    codes = bo.post(bind, {"serial": "UK50000003", "reason": "operator at the counter"})
+    assert re.fullmatch(r"\d{10}", _shown(codes, "reference-code"))
+    key = UsbKey.objects.get(serial="UK50000003")
+    assert (key.person, key.company, key.status) == (person, company, "ACTIVE")
+    assert AuditEvent.objects.get(action="corporate.usb_key.bound").target == \
+        f"operator:{operator.pk}"
 
 
 @pytest.mark.req("SE-09")

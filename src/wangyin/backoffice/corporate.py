@@ -137,6 +137,7 @@ def _company_context(company: Company) -> dict:
             "link_form": AccountLinkForm(accounts=unlinked, auto_id="link_%s")
             if unlinked else None,
             "usb_key_form": UsbKeyForm(auto_id="usbkey_%s"),
+            "operator_usb_key_form": UsbKeyForm(auto_id=False),
             "usb_key_end_form": UsbKeyEndForm(auto_id=False),
             "reason_form": ReasonForm(auto_id=False),
             "reset_form": ReasonForm(auto_id="reset_%s"),
@@ -227,6 +228,18 @@ def admin_usb_key_bind(request, company_id: int):
         admin = Operator.objects.select_related("person").get(
             service=service, is_admin=True, status=OperatorStatus.ACTIVE)
         return _codes_page(request, company, admin, key, reference)
+    return _counter_action(request, company_id, bind, UsbKeyForm)
+
+
+@require_POST
+@staff_required(staff_roles.TELLER)
+def operator_usb_key_bind(request, company_id: int, operator_id: int):
+    """An operator who came to the counter with their ID gets a USB-Key for the company."""
+    def bind(*, company, service, **counter_fields):
+        key, reference = counter.usb_key_bind(service_id=service.pk, operator_id=operator_id,
+                                              **counter_fields)
+        operator = Operator.objects.select_related("person").get(pk=operator_id)
+        return _codes_page(request, company, operator, key, reference)
     return _counter_action(request, company_id, bind, UsbKeyForm)
 
 

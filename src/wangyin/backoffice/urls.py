@@ -36,6 +36,8 @@ urlpatterns = [
          name="company_admin_usb_key"),
     path("companies/<int:company_id>/corporate/admin/reset/", corporate.admin_password_reset,
          name="company_admin_reset"),
+    path("companies/<int:company_id>/corporate/operators/<int:operator_id>/usbkey/bind/",
+         corporate.operator_usb_key_bind, name="company_operator_usb_key_bind"),
     path("companies/<int:company_id>/corporate/operators/<int:operator_id>/usbkey/codes/",
          corporate.operator_usb_key_codes, name="company_operator_usb_key_codes"),
     path("companies/<int:company_id>/corporate/operators/<int:operator_id>/usbkey/end/",
