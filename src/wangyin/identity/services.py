@@ -289,19 +289,26 @@ def passkey_login(*, assertion: str, challenge: str, challenge_issued_at: dateti
     return _signed_in_or_raise(user, outcome, PasskeyLoginFailed)
 
 
-def _login_allowed(user: ChannelUser, *, ip: str | None, device: str, at: datetime) -> bool:
-    """Risk control on a sign-in whose credentials were right (RK-01): refused when it
-    blocks or holds it; a step-up asks for the SMS code of a new device even on a bound one
-    (``user.risk_step_up``). Where and when the customer was seen is remembered."""
-    person = user.person
+def login_risk(*, person: Person, ip: str | None, device: str, at: datetime,
+               segment: str = "personal") -> str:
+    """Risk control on a sign-in whose credentials were right (RK-01), for a customer or
+    (``segment="corporate"``) a company's operator: the decision's action. When it lets the
+    sign-in go on (allow or step-up), where and when the person was seen is remembered."""
     decision = risk.evaluate(risk.Event(
-        kind="login", person_id=user.person_id, channel="web", device=device, ip=ip, at=at,
-        id_number_index=person.id_number_index, phone_index=person.phone_index))
-    user.risk_step_up = decision.action == risk.STEP_UP
-    if decision.action in (risk.BLOCK, risk.REVIEW):
-        return False
-    risk.signed_in(person_id=user.person_id, device=device, ip=ip, at=at)
-    return True
+        kind="login", person_id=person.pk, channel="web", device=device, ip=ip, at=at,
+        id_number_index=person.id_number_index, phone_index=person.phone_index,
+        segment=segment))
+    if decision.action not in (risk.BLOCK, risk.REVIEW):
+        risk.signed_in(person_id=person.pk, device=device, ip=ip, at=at)
+    return decision.action
+
+
+def _login_allowed(user: ChannelUser, *, ip: str | None, device: str, at: datetime) -> bool:
+    """Refused when risk control blocks or holds the sign-in; a step-up asks for the SMS
+    code of a new device even on a bound one (``user.risk_step_up``)."""
+    action = login_risk(person=user.person, ip=ip, device=device, at=at)
+    user.risk_step_up = action == risk.STEP_UP
+    return action not in (risk.BLOCK, risk.REVIEW)
 
 
 def _signed_in_or_raise(user, outcome: str, failed: type[IdentityError]) -> ChannelUser:
