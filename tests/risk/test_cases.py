@@ -56,3 +56,26 @@ def test_a_payment_blocked_at_execution_leaves_its_decision_and_case(payer, paye
                                   device_id="dev-1", ip=None, at=at)
     blocked = Decision.objects.get(action="block")  # committed although nothing moved
     assert blocked.case.person_id == user.person_id and not Transfer.objects.exists()
+
+
+@pytest.mark.req("RK-06")
+def test_a_filed_decision_is_the_cases_event_and_never_lowers_its_grade_or_time(at):
+    from wangyin.risk import rules
+    from wangyin.risk.models import Rule
+
+    live_rules(at, ("small", "amount_fen >= 100", "step_up"),
+               ("big", "amount_fen >= 100000", "review"))
+    Rule.objects.filter(code="small").update(score=30)
+    rules.cache_clear()
+    risk.evaluate(_event(at, yuan=1_000))
+    risk.evaluate(_event(at - timedelta(hours=1), yuan=10))  # reported late, weaker
+    case = Case.objects.get()
+    assert (case.severity, case.reasons, case.updated_at) == (4, ["big", "small"], at)
+    first, second = Decision.objects.order_by("id")
+    assert first.case_id == second.case_id == case.pk
+    assert [(e.kind, e.actor, e.details) for e in case.events.order_by("id")] == [
+        ("opened", "system:risk", {"decision": first.pk, "kind": "transfer.same_bank",
+                                   "action": "review", "score": 90,
+                                   "reasons": ["big", "small"]}),
+        ("decision", "system:risk", {"decision": second.pk, "kind": "transfer.same_bank",
+                                     "action": "step_up", "score": 30, "reasons": ["small"]})]

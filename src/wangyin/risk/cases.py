@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from wangyin.audit import services as audit
 from wangyin.core.masking import mask_account, mask_name, mask_phone
@@ -67,36 +68,55 @@ def subject_of(person_id: int | None, ip: str | None) -> str:
     return f"person:{person_id}" if person_id else f"ip:{ip or 'unknown'}"
 
 
-def _open_case(subject: str, person_id: int | None, at: datetime) -> tuple[Case, bool]:
-    case = Case.objects.select_for_update().filter(subject=subject,
-                                                   status=CaseStatus.OPEN).first()
-    if case is not None:
-        return case, False
-    try:
-        with transaction.atomic():  # a concurrent decision may open it first
-            return Case.objects.create(subject=subject, person_id=person_id, opened_at=at,
-                                       updated_at=at, severity=Severity.LOW), True
-    except IntegrityError:
-        return Case.objects.select_for_update().get(subject=subject,
-                                                    status=CaseStatus.OPEN), False
+# A decision joins its subject's open case in one statement, which locks the case until the
+# caller's transaction ends: the stronger grade, the decision's reasons the case has not
+# seen yet (after its own, in the decision's order), the later time. No row: none is open.
+_JOIN_SQL = (
+    "UPDATE risk_case SET severity = greatest(severity, %(severity)s), "
+    "reasons = reasons || coalesce((SELECT jsonb_agg(given.code ORDER BY given.n) "
+    "FROM jsonb_array_elements(%(reasons)s) WITH ORDINALITY AS given(code, n) "
+    "WHERE NOT risk_case.reasons @> jsonb_build_array(given.code)), '[]'), "
+    "updated_at = greatest(updated_at, %(at)s) "
+    "WHERE subject = %(subject)s AND status = 'OPEN' RETURNING id")
+
+# The case's event of a decision, written in the statement that writes the decision row
+# (``risk.services``): it reads the row's id from that statement's ``decision``. Its
+# parameters are what ``on_decision`` returns, and the decision's ``at``.
+EVENT_SQL = (
+    "INSERT INTO risk_caseevent (case_id, at, actor, kind, text, details) "
+    "SELECT %(case_id)s, %(at)s, %(event_actor)s, %(event_kind)s, '', "
+    "%(event_details)s || jsonb_build_object('decision', decision.id) FROM decision")
 
 
-@transaction.atomic
-def on_decision(row: DecisionRow, *, ip: str | None) -> Case:
-    """File a non-allow decision in its subject's open case (opening one if needed)."""
-    case, opened = _open_case(subject_of(row.person_id, ip), row.person_id, row.at)
-    case.severity = max(case.severity, severity_of(row.score))
-    case.reasons = [*case.reasons, *(r for r in row.reasons if r not in case.reasons)]
-    case.updated_at = max(case.updated_at, row.at)
-    case.save(update_fields=["severity", "reasons", "updated_at"])
-    row.case = case
-    row.save(update_fields=["case"])
-    CaseEvent.objects.create(case=case, at=row.at, actor=SYSTEM,
-                             kind="opened" if opened else "decision",
-                             details={"decision": row.pk, "kind": row.kind,
-                                      "action": row.action, "score": row.score,
-                                      "reasons": row.reasons})
-    return case
+def _join(args: dict) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_JOIN_SQL, args)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def on_decision(*, person_id: int | None, ip: str | None, at: datetime, kind: str,
+                action: str, score: int, reasons: list[str]) -> dict:
+    """File a non-allow decision in its subject's open case, opening one if needed. Returns
+    the parameters of ``EVENT_SQL`` (``case_id`` among them): the caller writes the decision
+    row with its case and the case's event in one statement. In the caller's transaction."""
+    subject, severity = subject_of(person_id, ip), severity_of(score)
+    args = {"subject": subject, "severity": severity, "reasons": Jsonb(reasons), "at": at}
+    case_id, opened = _join(args), False
+    if case_id is None:
+        try:
+            with transaction.atomic():  # a concurrent decision may open it first
+                case_id, opened = Case.objects.create(
+                    subject=subject, person_id=person_id, opened_at=at, updated_at=at,
+                    severity=severity, reasons=list(reasons)).pk, True
+        except IntegrityError:
+            case_id = _join(args)
+            if case_id is None:
+                raise
+    return {"case_id": case_id, "event_actor": SYSTEM,
+            "event_kind": "opened" if opened else "decision",
+            "event_details": Jsonb({"kind": kind, "action": action, "score": score,
+                                    "reasons": reasons})}
 
 
 # --- the customer's confirmation (RK-12, TX-08) -------------------------------------------

@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
 from wangyin.audit import services as audit
 from wangyin.risk import cases, expressions, features, lists, rules
 from wangyin.risk.models import STRENGTH, Action
-from wangyin.risk.models import Decision as DecisionRow
 
 log = structlog.get_logger(__name__)
 
@@ -71,14 +70,23 @@ def _fallback(event: Event, why: str) -> Decision:
     return Decision(REVIEW if review else STEP_UP, 50, (why,))
 
 
-# The decision row, without building a model instance on the path every operation takes
-# (JSON as Django's JSONField writes it: json.dumps).
+# The decision row as plain SQL on the path every operation takes (JSON as Django's
+# JSONField writes it: json.dumps); a non-allow decision's row is written with its case's
+# event (``cases.EVENT_SQL``) in the same statement.
 _INSERT_SQL = (
     "INSERT INTO risk_decision (at, kind, person_id, channel, amount_fen, action, score, "
-    "reasons, features, rule_set_version, fallback, elapsed_us, ref) VALUES (%(at)s, "
-    "%(kind)s, %(person_id)s, %(channel)s, %(amount_fen)s, %(action)s, %(score)s, "
+    "reasons, features, rule_set_version, fallback, elapsed_us, ref, case_id) VALUES ("
+    "%(at)s, %(kind)s, %(person_id)s, %(channel)s, %(amount_fen)s, %(action)s, %(score)s, "
     "%(reasons)s, %(features)s, %(rule_set_version)s, %(fallback)s, %(elapsed_us)s, "
-    "%(ref)s) RETURNING id")
+    "%(ref)s, %(case_id)s) RETURNING id")
+_INSERT_IN_CASE_SQL = (
+    f"WITH decision AS ({_INSERT_SQL}), event AS ({cases.EVENT_SQL}) "  # noqa: S608 - constant
+    "SELECT id FROM decision")
+
+
+def _store(sql: str, args: dict) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
 
 
 def evaluate(event: Event) -> Decision:
@@ -105,18 +113,20 @@ def evaluate(event: Event) -> Decision:
     if not fallback and elapsed_us > settings.RISK_BUDGET_MS * 1000:
         log.warning("risk.evaluate_overran", kind=event.kind, elapsed_us=elapsed_us)
         decision, fallback = _fallback(event, "evaluation_overran"), True
+    reasons = list(decision.reasons)
     stored = {"at": event.at, "kind": event.kind, "person_id": event.person_id,
               "channel": event.channel, "amount_fen": event.amount_fen,
               "action": str(decision.action), "score": decision.score,
-              "reasons": list(decision.reasons), "features": seen,
-              "rule_set_version": version, "fallback": fallback, "elapsed_us": elapsed_us,
-              "ref": event.ref[:64]}
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, {**stored, "reasons": Jsonb(stored["reasons"]),
-                                     "features": Jsonb(seen)})
-        (pk,) = cursor.fetchone()
-    if decision.action != ALLOW:
-        cases.on_decision(DecisionRow(pk=pk, **stored), ip=event.ip)
+              "reasons": Jsonb(reasons), "features": Jsonb(seen), "rule_set_version": version,
+              "fallback": fallback, "elapsed_us": elapsed_us, "ref": event.ref[:64]}
+    if decision.action == ALLOW:
+        _store(_INSERT_SQL, {**stored, "case_id": None})
+        return decision
+    with transaction.atomic(savepoint=False):  # the decision, its case and the audit row
+        filed = cases.on_decision(person_id=event.person_id, ip=event.ip, at=event.at,
+                                  kind=event.kind, action=stored["action"],
+                                  score=decision.score, reasons=reasons)
+        _store(_INSERT_IN_CASE_SQL, {**stored, **filed})
         audit.record(actor=f"customer:{event.person_id}", action="risk.decision",
                      target=f"person:{event.person_id}", occurred_at=event.at,
                      device=event.device, ip=event.ip,
