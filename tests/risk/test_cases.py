@@ -79,3 +79,38 @@ def test_a_filed_decision_is_the_cases_event_and_never_lowers_its_grade_or_time(
                                    "reasons": ["big", "small"]}),
         ("decision", "system:risk", {"decision": second.pk, "kind": "transfer.same_bank",
                                      "action": "step_up", "score": 30, "reasons": ["small"]})]
+
+
+@pytest.mark.req("RK-06")
+def test_a_case_a_decision_opens_is_the_models_new_case(at):
+    live_rules(at, ("big", "amount_fen >= 100000", "review"))
+    risk.evaluate(_event(at, yuan=1_000))
+    opened = Case.objects.get()
+    new = Case(subject="person:7", person_id=7, opened_at=at, updated_at=at, severity=4,
+               reasons=["big"])
+    fields = [f.attname for f in Case._meta.concrete_fields if not f.primary_key]
+    assert {f: getattr(opened, f) for f in fields} == {f: getattr(new, f) for f in fields}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.req("RK-06")
+def test_concurrent_decisions_of_one_subject_share_one_case(at):
+    import time
+
+    from django.db import transaction
+
+    from tests.race import race
+
+    live_rules(at, ("big", "amount_fen >= 100000", "review"))
+
+    def decide(i):
+        with transaction.atomic():
+            decision = risk.evaluate(_event(at + timedelta(seconds=i), yuan=1_000))
+            time.sleep(0.3)  # the other waits for this case to be committed, then joins it
+        return decision.action
+
+    results, errors = race(2, decide)
+    assert not errors and results == {0: "review", 1: "review"}
+    case = Case.objects.get()
+    assert set(Decision.objects.values_list("case_id", flat=True)) == {case.pk}
+    assert sorted(case.events.values_list("kind", flat=True)) == ["decision", "opened"]

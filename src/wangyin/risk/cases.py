@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -68,55 +69,59 @@ def subject_of(person_id: int | None, ip: str | None) -> str:
     return f"person:{person_id}" if person_id else f"ip:{ip or 'unknown'}"
 
 
-# A decision joins its subject's open case in one statement, which locks the case until the
-# caller's transaction ends: the stronger grade, the decision's reasons the case has not
-# seen yet (after its own, in the decision's order), the later time. No row: none is open.
-_JOIN_SQL = (
-    "UPDATE risk_case SET severity = greatest(severity, %(severity)s), "
+# A non-allow decision's row, its case and the case's event, in one statement: the
+# subject's open case is joined (locked until the caller's transaction ends: the stronger
+# grade, the decision's reasons it has not seen yet after its own in the decision's order,
+# the later time) or, when none is open, opened — as the model makes a new case, graded and
+# reasoned by this decision (a test compares it with the model's defaults). ``{decision}``:
+# the decision row's INSERT, reading its case from ``filed``. No row comes back only when a
+# concurrent decision opened the case first: the statement is run again.
+_FILE_SQL = (
+    "WITH joined AS (UPDATE risk_case SET severity = greatest(severity, %(case_severity)s), "
     "reasons = reasons || coalesce((SELECT jsonb_agg(given.code ORDER BY given.n) "
     "FROM jsonb_array_elements(%(reasons)s) WITH ORDINALITY AS given(code, n) "
     "WHERE NOT risk_case.reasons @> jsonb_build_array(given.code)), '[]'), "
     "updated_at = greatest(updated_at, %(at)s) "
-    "WHERE subject = %(subject)s AND status = 'OPEN' RETURNING id")
+    "WHERE subject = %(case_subject)s AND status = 'OPEN' RETURNING id, false AS opened), "
+    "opened AS (INSERT INTO risk_case (subject, person_id, opened_at, updated_at, severity, "
+    "reasons, level, status, assigned_to, confirmation, outcome, outcome_reason, closed_by, "
+    "loss_fen, loss_recorded_by, compensation, compensation_fen, compensation_reason, "
+    "compensation_decided_by) SELECT %(case_subject)s, %(person_id)s, %(at)s, %(at)s, "
+    "%(case_severity)s, %(reasons)s, 'BRANCH', 'OPEN', '', '', '', '', '', 0, '', '', 0, '', '' "
+    "WHERE NOT EXISTS (SELECT FROM joined) "
+    "ON CONFLICT (subject) WHERE status = 'OPEN' DO NOTHING RETURNING id, true AS opened), "
+    "filed AS (SELECT id, opened FROM joined UNION ALL SELECT id, opened FROM opened), "
+    "decision AS ({decision} RETURNING id, case_id), "
+    "event AS (INSERT INTO risk_caseevent (case_id, at, actor, kind, text, details) "
+    "SELECT decision.case_id, %(at)s, %(case_actor)s, "
+    "CASE WHEN filed.opened THEN 'opened' ELSE 'decision' END, '', "
+    "%(case_details)s || jsonb_build_object('decision', decision.id) FROM decision, filed) "
+    "SELECT id FROM decision")
 
-# The case's event of a decision, written in the statement that writes the decision row
-# (``risk.services``): it reads the row's id from that statement's ``decision``. Its
-# parameters are what ``on_decision`` returns, and the decision's ``at``.
-EVENT_SQL = (
-    "INSERT INTO risk_caseevent (case_id, at, actor, kind, text, details) "
-    "SELECT %(case_id)s, %(at)s, %(event_actor)s, %(event_kind)s, '', "
-    "%(event_details)s || jsonb_build_object('decision', decision.id) FROM decision")
+
+@lru_cache(maxsize=4)
+def _file_sql(columns: tuple[str, ...]) -> str:
+    values = ", ".join(f"%({column})s" for column in columns)
+    return _FILE_SQL.format(decision=(
+        f"INSERT INTO risk_decision ({', '.join(columns)}, case_id) "  # noqa: S608 - names
+        f"SELECT {values}, filed.id FROM filed"))
 
 
-def _join(args: dict) -> int | None:
+def on_decision(row: dict, *, ip: str | None) -> int:
+    """Store a non-allow decision (``row``: its columns, the JSON ones adapted) in its
+    subject's open case, opening one if needed, with the case's event. In the caller's
+    transaction. Returns the decision's id."""
+    args = {**row, "case_subject": subject_of(row["person_id"], ip),
+            "case_severity": severity_of(row["score"]), "case_actor": SYSTEM,
+            "case_details": Jsonb({"kind": row["kind"], "action": row["action"],
+                                   "score": row["score"], "reasons": row["reasons"].obj})}
+    sql = _file_sql(tuple(row))
     with connection.cursor() as cursor:
-        cursor.execute(_JOIN_SQL, args)
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def on_decision(*, person_id: int | None, ip: str | None, at: datetime, kind: str,
-                action: str, score: int, reasons: list[str]) -> dict:
-    """File a non-allow decision in its subject's open case, opening one if needed. Returns
-    the parameters of ``EVENT_SQL`` (``case_id`` among them): the caller writes the decision
-    row with its case and the case's event in one statement. In the caller's transaction."""
-    subject, severity = subject_of(person_id, ip), severity_of(score)
-    args = {"subject": subject, "severity": severity, "reasons": Jsonb(reasons), "at": at}
-    case_id, opened = _join(args), False
-    if case_id is None:
-        try:
-            with transaction.atomic():  # a concurrent decision may open it first
-                case_id, opened = Case.objects.create(
-                    subject=subject, person_id=person_id, opened_at=at, updated_at=at,
-                    severity=severity, reasons=list(reasons)).pk, True
-        except IntegrityError:
-            case_id = _join(args)
-            if case_id is None:
-                raise
-    return {"case_id": case_id, "event_actor": SYSTEM,
-            "event_kind": "opened" if opened else "decision",
-            "event_details": Jsonb({"kind": kind, "action": action, "score": score,
-                                    "reasons": reasons})}
+        for _attempt in range(2):  # a concurrent decision opened the case: join it
+            cursor.execute(sql, args)
+            if (filed := cursor.fetchone()) is not None:
+                return filed[0]
+    raise IntegrityError(f"no open case to file the decision in ({args['case_subject']})")
 
 
 # --- the customer's confirmation (RK-12, TX-08) -------------------------------------------

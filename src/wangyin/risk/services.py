@@ -71,22 +71,14 @@ def _fallback(event: Event, why: str) -> Decision:
 
 
 # The decision row as plain SQL on the path every operation takes (JSON as Django's
-# JSONField writes it: json.dumps); a non-allow decision's row is written with its case's
-# event (``cases.EVENT_SQL``) in the same statement.
+# JSONField writes it: json.dumps); a non-allow decision's row goes in with its case
+# (``cases.on_decision``).
 _INSERT_SQL = (
     "INSERT INTO risk_decision (at, kind, person_id, channel, amount_fen, action, score, "
-    "reasons, features, rule_set_version, fallback, elapsed_us, ref, case_id) VALUES ("
-    "%(at)s, %(kind)s, %(person_id)s, %(channel)s, %(amount_fen)s, %(action)s, %(score)s, "
+    "reasons, features, rule_set_version, fallback, elapsed_us, ref) VALUES (%(at)s, "
+    "%(kind)s, %(person_id)s, %(channel)s, %(amount_fen)s, %(action)s, %(score)s, "
     "%(reasons)s, %(features)s, %(rule_set_version)s, %(fallback)s, %(elapsed_us)s, "
-    "%(ref)s, %(case_id)s) RETURNING id")
-_INSERT_IN_CASE_SQL = (
-    f"WITH decision AS ({_INSERT_SQL}), event AS ({cases.EVENT_SQL}) "  # noqa: S608 - constant
-    "SELECT id FROM decision")
-
-
-def _store(sql: str, args: dict) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
+    "%(ref)s)")
 
 
 def evaluate(event: Event) -> Decision:
@@ -113,20 +105,18 @@ def evaluate(event: Event) -> Decision:
     if not fallback and elapsed_us > settings.RISK_BUDGET_MS * 1000:
         log.warning("risk.evaluate_overran", kind=event.kind, elapsed_us=elapsed_us)
         decision, fallback = _fallback(event, "evaluation_overran"), True
-    reasons = list(decision.reasons)
-    stored = {"at": event.at, "kind": event.kind, "person_id": event.person_id,
-              "channel": event.channel, "amount_fen": event.amount_fen,
-              "action": str(decision.action), "score": decision.score,
-              "reasons": Jsonb(reasons), "features": Jsonb(seen), "rule_set_version": version,
-              "fallback": fallback, "elapsed_us": elapsed_us, "ref": event.ref[:64]}
+    row = {"at": event.at, "kind": event.kind, "person_id": event.person_id,
+           "channel": event.channel, "amount_fen": event.amount_fen,
+           "action": str(decision.action), "score": decision.score,
+           "reasons": Jsonb(list(decision.reasons)), "features": Jsonb(seen),
+           "rule_set_version": version, "fallback": fallback, "elapsed_us": elapsed_us,
+           "ref": event.ref[:64]}
     if decision.action == ALLOW:
-        _store(_INSERT_SQL, {**stored, "case_id": None})
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_SQL, row)
         return decision
     with transaction.atomic(savepoint=False):  # the decision, its case and the audit row
-        filed = cases.on_decision(person_id=event.person_id, ip=event.ip, at=event.at,
-                                  kind=event.kind, action=stored["action"],
-                                  score=decision.score, reasons=reasons)
-        _store(_INSERT_IN_CASE_SQL, {**stored, **filed})
+        cases.on_decision(row, ip=event.ip)
         audit.record(actor=f"customer:{event.person_id}", action="risk.decision",
                      target=f"person:{event.person_id}", occurred_at=event.at,
                      device=event.device, ip=event.ip,
