@@ -419,7 +419,7 @@ def _signature_of(challenge: AuthChallenge, service: CorporateService) -> Signat
 
 
 def policy_change(admin: Operator, tiers: Iterable[TierSpec], challenge_id: int,
-                  at: datetime) -> ApprovalPolicy:
+                  at: datetime, *, ip: str | None = None, device_id: str = "") -> ApprovalPolicy:
     """Put the signed tiers in force: a new version goes live and the previous one is
     retired, in one transaction, the administrator's signature kept on it, audited. New
     instructions take their tier from it; entered ones keep theirs. The returned policy
@@ -456,7 +456,8 @@ def policy_change(admin: Operator, tiers: Iterable[TierSpec], challenge_id: int,
                              checkers=t.checkers, authorisers=t.authorisers) for t in tiers)
             policy.warnings = policy_warnings(service, tiers)
             audit.record(actor=admin.actor, action="corporate.policy.changed",
-                         target=f"corporate_service:{service.pk}", occurred_at=at,
+                         target=f"corporate_service:{service.pk}", occurred_at=at, ip=ip,
+                         device=device_id,
                          details={"version": policy.version,
                                   "replaces": old.version if old else None,
                                   "tiers": json.loads(canonical)["tiers"], "digest": digest,
@@ -527,7 +528,7 @@ def _audit(instruction: Instruction, *, actor: str, action: str, at: datetime,
 
 
 def _end(instruction: Instruction, *, status: str, actor: str, action: str, reason: str,
-         at: datetime) -> Instruction:
+         at: datetime, ip: str | None = None, device_id: str = "") -> Instruction:
     """End an open instruction (locked) without paying: reserved money released, history,
     audit."""
     if instruction.hold_id is not None:
@@ -536,8 +537,8 @@ def _end(instruction: Instruction, *, status: str, actor: str, action: str, reas
     instruction.ended_at, instruction.ended_by, instruction.end_reason = at, actor, reason
     instruction.save(update_fields=["status", "ended_at", "ended_by", "end_reason"])
     _event(instruction, actor=actor, action=action, at=at, reason=reason)
-    _audit(instruction, actor=actor, action=action, at=at, reason=reason,
-           hold_released=instruction.hold_id)
+    _audit(instruction, actor=actor, action=action, at=at, ip=ip, device=device_id,
+           reason=reason, hold_released=instruction.hold_id)
     return instruction
 
 
@@ -886,8 +887,8 @@ def approval_verify(operator: Operator, instruction_id: int, challenge_id: int,
                                   codes={Factor.USBKEY: signature}, at=at)
 
 
-def approve(operator: Operator, instruction_id: int, challenge_id: int,
-            at: datetime) -> Approval:
+def approve(operator: Operator, instruction_id: int, challenge_id: int, at: datetime, *,
+            ip: str | None = None, device_id: str = "") -> Approval:
     """The operator's check or authorisation: their verified signature over this
     instruction's digest, spent once. ENTERED → CHECKED when the checks are complete,
     → AUTHORISED when the authorisations are. A challenge for another instruction (or a
@@ -908,7 +909,7 @@ def approve(operator: Operator, instruction_id: int, challenge_id: int,
                 refused = exc
             else:
                 approval = _approval_record(operator, instruction, step, approvals,
-                                            signature, spent, at)
+                                            signature, spent, at, ip=ip, device_id=device_id)
     if refused is not None:
         raise refused
     return approval
@@ -916,7 +917,8 @@ def approve(operator: Operator, instruction_id: int, challenge_id: int,
 
 def _approval_record(operator: Operator, instruction: Instruction, step: str,
                      approvals: list[Approval], signature: Signature,
-                     challenge: AuthChallenge, at: datetime) -> Approval:
+                     challenge: AuthChallenge, at: datetime, *, ip: str | None,
+                     device_id: str) -> Approval:
     approval = Approval.objects.create(instruction=instruction, operator=operator,
                                        entered_by=instruction.entered_by, step=step,
                                        digest=instruction.digest, signature=signature, at=at)
@@ -931,9 +933,9 @@ def _approval_record(operator: Operator, instruction: Instruction, step: str,
             instruction.status = InstructionStatus.AUTHORISED
     instruction.save(update_fields=["status"])
     _event(instruction, actor=operator.actor, action=action, at=at)
-    _audit(instruction, actor=operator.actor, action=action, at=at, step=step,
-           digest=instruction.digest, approval=approval.pk, signature=signature.pk,
-           challenge=challenge.pk)
+    _audit(instruction, actor=operator.actor, action=action, at=at, ip=ip, device=device_id,
+           step=step, digest=instruction.digest, approval=approval.pk,
+           signature=signature.pk, challenge=challenge.pk)
     return approval
 
 
@@ -941,8 +943,8 @@ def _approval_record(operator: Operator, instruction: Instruction, step: str,
 
 
 @transaction.atomic
-def reject(operator: Operator, instruction_id: int, reason: str,
-           at: datetime) -> Instruction:
+def reject(operator: Operator, instruction_id: int, reason: str, at: datetime, *,
+           ip: str | None = None, device_id: str = "") -> Instruction:
     """An approver turns the instruction down, with the reason: an operator who checks or
     authorises, with the account in scope, who did not enter it and has not approved it.
     An authoriser may reject before the checks are complete (stopping a payment early is
@@ -962,12 +964,12 @@ def reject(operator: Operator, instruction_id: int, reason: str,
         raise AlreadyApproved(extra={"instruction": instruction.pk})
     _scope_of(operator, instruction.debit_account_id)
     return _end(instruction, status=InstructionStatus.REJECTED, actor=operator.actor,
-                action="rejected", reason=reason, at=at)
+                action="rejected", reason=reason, at=at, ip=ip, device_id=device_id)
 
 
 @transaction.atomic
-def cancel(operator: Operator, instruction_id: int, reason: str,
-           at: datetime) -> Instruction:
+def cancel(operator: Operator, instruction_id: int, reason: str, at: datetime, *,
+           ip: str | None = None, device_id: str = "") -> Instruction:
     """The operator who entered the instruction withdraws it, with the reason, before it is
     authorised (a draft too)."""
     reason = _reason(reason)
@@ -978,7 +980,7 @@ def cancel(operator: Operator, instruction_id: int, reason: str,
     if instruction.status not in OPEN_STATUSES:
         raise InstructionStateRefused(extra={"status": instruction.status})
     return _end(instruction, status=InstructionStatus.CANCELLED, actor=operator.actor,
-                action="cancelled", reason=reason, at=at)
+                action="cancelled", reason=reason, at=at, ip=ip, device_id=device_id)
 
 
 def expire_due(now: datetime, *, limit: int = 500) -> int:
