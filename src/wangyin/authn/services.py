@@ -59,7 +59,8 @@ PURPOSE_TEXT = {"device.bind": "绑定新设备", "password.reset": "重置登�
                 "passkey.add": "添加通行密钥", "softcert.add": "安装软证书",
                 "phone.change": "修改预留手机号", "transfer.same_bank": "本行转账",
                 "transfer.interbank": "跨行转账", "transfer.mobile": "手机号转账",
-                "payee.add": "添加收款人", "mobile.register": "开通手机号收款"}
+                "payee.add": "添加收款人", "mobile.register": "开通手机号收款",
+                "corporate.signin": "登录企业网银"}
 
 
 def _hash(challenge_id: int, code: str) -> str:

@@ -342,3 +342,63 @@ class InstructionEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+
+
+# --- sign-in (corporate.signin) ----------------------------------------------------------
+
+
+class SigninOutcome(models.TextChoices):
+    PASSWORD_OK = "PASSWORD_OK", _("Password right, second step not done")
+    SUCCESS = "SUCCESS", _("Signed in")
+    BAD_PASSWORD = "BAD_PASSWORD", _("Wrong password")
+    BAD_FACTOR = "BAD_FACTOR", _("USB-Key signature or SMS code refused")
+    LOCKED = "LOCKED", _("Login locked")
+    REFUSED = "REFUSED", _("Refused by risk control")
+
+
+class SigninFactor(models.TextChoices):
+    USBKEY = "USBKEY", _("USB-Key")
+    SMS = "SMS", _("SMS code (no USB-Key yet)")
+
+
+class OperatorLogin(models.Model):
+    """One sign-in attempt of a known operator (AU-15); unknown service numbers and codes
+    are not stored. A right password leaves a PASSWORD_OK row: the ticket the second step
+    (the USB-Key's signature, or an SMS code for an operator without a key) completes
+    once, from the same device, within minutes."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="logins")
+    outcome = models.CharField(max_length=12, choices=SigninOutcome.choices)
+    factor = models.CharField(max_length=6, choices=SigninFactor.choices, blank=True)
+    challenge = models.ForeignKey("authn.AuthChallenge", on_delete=models.PROTECT, null=True,
+                                  blank=True, related_name="+")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    device = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["operator", "-at"], name="corporate_login_recent")]
+
+
+class OperatorSession(models.Model):
+    """One signed-in session of an operator, kept server-side like a customer's (SE-01…
+    SE-05, AU-17): one live session per operator. ``factor`` is how it was opened: an SMS
+    session (an operator without a USB-Key) can only download the key's certificate."""
+
+    sid = models.CharField(max_length=43, unique=True)
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="sessions")
+    factor = models.CharField(max_length=6, choices=SigninFactor.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    device = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=8, blank=True)  # identity.models.SessionEnd
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["operator"], condition=Q(ended_at__isnull=True),
+                                    name="corporate_one_live_session_per_operator"),
+        ]
