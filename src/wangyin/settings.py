@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "wangyin.receipts",
     "wangyin.ops",
     "wangyin.web",
+    "wangyin.corpweb",
     "wangyin.backoffice",
 ]
 
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "wangyin.web.customer.CustomerMiddleware",
+    "wangyin.corpweb.middleware.OperatorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -79,6 +79,7 @@ urlpatterns = [
     path("password/change/", banking.password_change, name="password_change"),
     path("session/status/", banking.session_status, name="session_status"),
     path("session/keepalive/", banking.session_keepalive, name="session_keepalive"),
+    path("corp/", include("wangyin.corpweb.urls")),
     path("bo/", include("wangyin.backoffice.urls")),
 ]
 

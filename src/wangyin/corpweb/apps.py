@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CorpwebConfig(AppConfig):
+    name = "wangyin.corpweb"
+    label = "corpweb"

@@ -1,0 +1,40 @@
+"""What the corporate navigation offers an operator: only the functions their roles allow
+(the pages behind Payments, Approvals and Operators are built with their features)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from wangyin.corporate.models import Edition, Role, SigninFactor
+
+PAYMENT_ROLES = (Role.ENTER,)
+APPROVAL_ROLES = (Role.CHECK, Role.AUTHORISE)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str  # the URL name in the corpweb namespace
+    label: str
+
+    @property
+    def url(self) -> str:
+        return reverse(f"corpweb:{self.name}")
+
+
+def menu_of(operator, session) -> list[Entry]:
+    if session is None or operator is None:
+        return []
+    if session.factor != SigninFactor.USBKEY:
+        return [Entry("certificate", _("USB-Key certificate"))]
+    entries = [Entry("home", _("Accounts"))]
+    standard = operator.service.edition == Edition.STANDARD
+    if standard and set(PAYMENT_ROLES) & set(operator.roles):
+        entries.append(Entry("payments", _("Payments")))
+    if standard and set(APPROVAL_ROLES) & set(operator.roles):
+        entries.append(Entry("approvals", _("Approvals")))
+    if standard and operator.is_admin:
+        entries.append(Entry("operators", _("Operators")))
+    return entries
