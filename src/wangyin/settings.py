@@ -227,6 +227,9 @@ CLEARING_STUCK_SECONDS = {"QUEUED": 60, "IBPS": 120, "HVPS": 1800, "BEPS": 7200}
 SANDBOX_CLEARING_DELAYS = {"IBPS": 2, "HVPS": 5, "BEPS": 30, "RETURN": 20}
 # Scheduled and recurring transfers run on their date from this local hour (worker job).
 STANDING_ORDER_HOUR = int(os.environ.get("WANGYIN_ORDER_HOUR", "8"))
+# Corporate payment instructions (``corporate.approvals``): one not fully approved by the end
+# of this many calendar days (Beijing time) after the day it was entered expires.
+CORPORATE_INSTRUCTION_DAYS = int(os.environ.get("WANGYIN_CORPORATE_INSTRUCTION_DAYS", "7"))
 # Face verification against the ID photo (FA-08, ``authn.face``): "sandbox" (the sandbox
 # register, `wangyin face register`), "http" (WANGYIN_FACE_URL with the bearer token
 # WANGYIN_FACE_TOKEN) or "off". The similarity the bank requires of the provider's answer.
