@@ -283,7 +283,7 @@ class Probe:
             try:
                 result = fn(*args, **kwargs)
                 if keep:
-                    self.last_features = result
+                    self.last_features = result.features
                 return result
             finally:
                 if self.recording:
@@ -322,7 +322,7 @@ def instrument(probe: Probe) -> None:
     from wangyin.risk import features, geo, lists, rules
     from wangyin.risk import services as risk
 
-    probe.wrap(features, "features_of", "features", keep=True)
+    probe.wrap(features, "observe", "features", keep=True)
     for name, label in FEATURE_PARTS.items():
         probe.wrap(features, name, label)
     probe.wrap(lists, "wanted", "features: list subjects (blind indexes)")

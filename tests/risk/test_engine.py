@@ -3,6 +3,7 @@ shipped pack installed when a bank has none); every decision stored with its fea
 version; never a silent allow when evaluation fails or overruns. The features it reads in
 one statement are their definitions (a plain ORM computation of each, for varied events)."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -80,6 +81,25 @@ def test_a_failing_evaluation_never_allows(at, yuan, action):
 def test_an_overrunning_evaluation_takes_the_fallback(at, settings):
     settings.RISK_BUDGET_MS = 0
     decision = risk.evaluate(_event(at, yuan=6_000))
+    assert (decision.action, decision.reasons) == ("review", ("evaluation_overran",))
+
+
+@pytest.mark.req("RK-18")
+def test_the_budget_counts_the_engines_own_time_not_its_waiting(at, settings, monkeypatch):
+    settings.RISK_BUDGET_MS = 100
+    place_of = geo.place_of
+
+    def descheduled(ip):  # waiting for a CPU (or anything else) takes no CPU time
+        time.sleep(0.3)
+        return place_of(ip)
+
+    monkeypatch.setattr(geo, "place_of", descheduled)
+    assert risk.evaluate(_event(at, yuan=6_000)).action == "allow"
+    assert Decision.objects.latest("id").elapsed_us >= 300_000  # as the operation waited
+    monkeypatch.setattr(geo, "place_of", place_of)
+    monkeypatch.setattr(features, "_READ_SQL", features._READ_SQL.replace(
+        "LEFT JOIN risk_peerbaseline", "CROSS JOIN pg_sleep(0.3) LEFT JOIN risk_peerbaseline"))
+    decision = risk.evaluate(_event(at, yuan=6_000))  # a slow database read counts
     assert (decision.action, decision.reasons) == ("review", ("evaluation_overran",))
 
 

@@ -10,6 +10,7 @@ the window at read time."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -83,14 +84,17 @@ def _counted_sql(name: str, key: str, window: str, column: str) -> str:
 # Every input of the features in one statement that returns one row: the counted windows
 # (added up by PostgreSQL: the rows of a busy key, an IP or a payee, never travel), the
 # device's bindings, the customer's profile, the segment's peer baseline and the list hits
-# (``lists.HITS_SQL``). Aggregates without GROUP BY always give their one row; the joins are
-# on unique keys. A constant text with named parameters (``_read``): prepared once per
-# connection (settings: server-side binding).
+# (``lists.HITS_SQL``), and the server's own time on it (for the engine's time budget).
+# Aggregates without GROUP BY always give their one row; the joins are on unique keys. A
+# constant text with named parameters (``_read``): prepared once per connection (settings:
+# server-side binding).
 _READ_SQL = (
     "SELECT c.*, d.mine, d.customers, p.payments, p.amount_sum_fen, "  # noqa: S608 - constant
     "p.amount_max_fen, p.hours, p.last_payment_at, p.last_region, p.last_latitude, "
     "p.last_longitude, p.last_located_at, b.amount_mean_fen, b.amount_p95_fen, "
-    f"ARRAY({lists.HITS_SQL}) "
+    f"ARRAY({lists.HITS_SQL}), "
+    # last, once the rest is computed: how long the server has executed this statement
+    "clock_timestamp() - statement_timestamp() "
     f"FROM (SELECT {', '.join(_counted_sql(*counted) for counted in COUNTED)} "
     "FROM risk_counter WHERE key = ANY(%(keys)s::text[]) AND bucket <= %(at)s "
     f"AND ((span = {MINUTE} AND bucket > %(since_24h)s) "
@@ -117,8 +121,19 @@ def _read(event, keys: dict[str, str], listed: dict[str, str]) -> tuple:
         return cursor.fetchone()
 
 
+@dataclass(frozen=True)
+class Observed:
+    features: dict  # ``risk.expressions.FEATURES``
+    database_s: float  # the database's time executing the read (its clock)
+
+
 def features_of(event) -> dict:
     """The feature set of ``event`` (``risk.expressions.FEATURES``), read in one statement."""
+    return observe(event).features
+
+
+def observe(event) -> Observed:
+    """The features of ``event`` and what reading them cost the database."""
     at, local = event.at, timezone.localtime(event.at)
     listed = lists.wanted(lists.Subjects(
         id_number_index=event.id_number_index, phone_index=event.phone_index,
@@ -127,8 +142,8 @@ def features_of(event) -> dict:
     row = _read(event, keys, listed)
     counted = {name: int(value) for (name, *_how), value in zip(COUNTED, row, strict=False)}
     (mine, on_device, payments, amount_sum, amount_max, hours, last_payment_at, last_region,
-     last_latitude, last_longitude, last_located_at, peer_mean, peer_p95,
-     hits) = row[len(COUNTED):]
+     last_latitude, last_longitude, last_located_at, peer_mean, peer_p95, hits,
+     executing) = row[len(COUNTED):]
     payments = payments or 0  # no profile yet: what a new one holds
     if isinstance(hours, str):
         hours = json.loads(hours)
@@ -141,7 +156,7 @@ def features_of(event) -> dict:
         minutes = max(int((at - last_located_at).total_seconds() // 60), 0)
         speed = distance * 60 // max(minutes, 1)
     paid_before = counted.pop("paid_before")
-    return {
+    return Observed({
         "kind": event.kind, "channel": event.channel, "segment": event.segment,
         "is_funds": event.kind.startswith("transfer."),
         "to_others": event.kind.startswith("transfer.") and event.kind != "transfer.own",
@@ -160,7 +175,7 @@ def features_of(event) -> dict:
         "peer_mean_fen": peer_mean or 0, "peer_p95_fen": peer_p95 or 0,
         "dormant_days": (at - last_payment_at).days if last_payment_at else 0,
         "region": place.region, "distance_km": distance, "minutes_since_last": minutes,
-        "speed_kmh": speed}
+        "speed_kmh": speed}, executing.total_seconds())
 
 
 def _bump(rows: list[tuple[str, int, datetime, int, int]], shard: int) -> None:
