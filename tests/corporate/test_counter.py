@@ -38,6 +38,7 @@ from wangyin.corporate.models import (
     InstructionEvent,
     Operator,
     OperatorScope,
+    OperatorSession,
     ServiceAccount,
 )
 from wangyin.customers import services as customers
@@ -247,7 +248,7 @@ def _instruction(service, operator, now, *, status, key, hold=None):
         service=service, debit_account=service.accounts.order_by("account_id")[0].account,
         payee_account="6222000000001", payee_name="收款公司", amount_fen=10_000, status=status,
         entered_by=operator, entered_at=now, idempotency_key=key, digest="d" * 64,
-        canonical="{}", hold=hold, created_at=now, ended_at=now if status == "EXECUTED" else None)
+        canonical="{}", hold=hold, created_at=now, ended_at=now if status == "REJECTED" else None)
 
 
 @pytest.mark.req("ON-05", "ON-10", "AD-02")
@@ -257,12 +258,15 @@ def test_cancelling_ends_operators_keys_and_open_instructions(company, admin_per
     enterer = make_operator(service, _another_person(admin_person), code="enter01",
                             roles=["ENTER"], at=now)
     key_of(admin), key_of(enterer)
+    session = OperatorSession.objects.create(sid="sid-enterer", operator=enterer,
+                                             factor="USBKEY", device="d", started_at=now,
+                                             last_seen_at=now)
     hold = ledger.hold_place(account_id=company.basic.ledger_account_id, amount=Money(10_000),
                              idempotency_key="reserve-1", reason="reserve on entry",
                              actor=enterer.actor, placed_at=now)
     reserved = _instruction(service, enterer, now, status="ENTERED", key="k1", hold=hold)
     draft = _instruction(service, enterer, now, status="DRAFT", key="k2")
-    paid = _instruction(service, enterer, now, status="EXECUTED", key="k3")
+    rejected = _instruction(service, enterer, now, status="REJECTED", key="k3")
     counter.service_cancel(service_id=service.pk, staff=STAFF, reason="company request",
                            at=now)
     service.refresh_from_db()
@@ -270,6 +274,7 @@ def test_cancelling_ends_operators_keys_and_open_instructions(company, admin_per
         "CANCELLED", now, STAFF)
     assert set(Operator.objects.filter(service=service).values_list("status", flat=True)) \
         == {"REMOVED"}
+    assert OperatorSession.objects.get(pk=session.pk).end_reason == "CLOSED"
     assert not UsbKey.objects.filter(company=company, status="ACTIVE").exists()
     assert not Certificate.objects.filter(usb_key__company=company, status="ACTIVE").exists()
     for instruction in (reserved, draft):
@@ -278,8 +283,8 @@ def test_cancelling_ends_operators_keys_and_open_instructions(company, admin_per
         assert instruction.ended_at == now and "company request" in instruction.end_reason
         event = InstructionEvent.objects.get(instruction=instruction)
         assert (event.action, event.actor, event.status) == ("cancelled", STAFF, "CANCELLED")
-    paid.refresh_from_db()
-    assert paid.status == "EXECUTED"
+    rejected.refresh_from_db()
+    assert rejected.status == "REJECTED" and rejected.ended_by == ""  # ended before: untouched
     assert Hold.objects.get(pk=hold.pk).status == "RELEASED"
     assert Account.objects.get(pk=company.basic.ledger_account_id).held == 0
     assert not ServiceAccount.objects.filter(service=service, unlinked_at__isnull=True).exists()

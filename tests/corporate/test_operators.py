@@ -5,6 +5,7 @@ their own login nor holds a payment role, scopes reach only linked accounts, and
 company's operators are never reached."""
 
 import base64
+import itertools
 import re
 from datetime import date, timedelta
 
@@ -19,7 +20,7 @@ from wangyin.authn import certificates
 from wangyin.authn.errors import ChallengeFailed, DigestMismatch, NotAuthorised
 from wangyin.authn.models import Certificate, Signature, UsbKey
 from wangyin.core import pki
-from wangyin.corporate import counter, operators
+from wangyin.corporate import counter, operators, signin
 from wangyin.corporate.errors import (
     AdministratorHoldsNoRoles,
     BirthDateRequired,
@@ -37,7 +38,12 @@ from wangyin.corporate.errors import (
     QueryEditionNoPayments,
     ScopeNotLinked,
 )
-from wangyin.corporate.models import CorporateService, Operator, OperatorScope
+from wangyin.corporate.models import (
+    CorporateService,
+    Operator,
+    OperatorScope,
+    OperatorSession,
+)
 from wangyin.corporate.operators import Change, Scope
 from wangyin.customers import services as customers
 from wangyin.customers.models import Person
@@ -47,6 +53,7 @@ from wangyin_sdk.usbkey import SoftUsbKey
 pytestmark = pytest.mark.django_db
 
 NEW_ID = _check("36070219920315402")
+_sids = itertools.count(1)
 
 
 def authorise(admin, change, sign, now):
@@ -62,6 +69,12 @@ def authorise(admin, change, sign, now):
 def _state(*operators_):
     return [Operator.objects.filter(pk=o.pk).values(
         "status", "roles", "password", "must_change_password").get() for o in operators_]
+
+
+def _session(operator, now):
+    return OperatorSession.objects.create(sid=f"sid-{next(_sids)}",
+                                          operator=operator, factor="USBKEY", device="d",
+                                          started_at=now, last_seen_at=now)
 
 
 def _create_kwargs(**overrides):
@@ -248,15 +261,19 @@ def test_an_operators_life(service, admin, enterer, sign, key_of, now):
         return call(admin=admin, operator_id=enterer.pk, at=now,
                     authorisation=authorise(admin, change, sign, now), **kwargs)
 
+    session = _session(enterer, now)
     apply(operators.operator_disable, Change.disable(operator_id=enterer.pk))
     assert Operator.objects.get(pk=enterer.pk).status == "DISABLED"
+    assert OperatorSession.objects.get(pk=session.pk).end_reason == "CLOSED"  # signed out
     with pytest.raises(OperatorStateRefused):
         operators.change_challenge(admin=admin, at=now,
                                    change=Change.disable(operator_id=enterer.pk))
     apply(operators.operator_enable, Change.enable(operator_id=enterer.pk))
     Operator.objects.filter(pk=enterer.pk).update(failed_attempts=5, locked_until=now)
+    session = _session(enterer, now)
     _operator, password = apply(operators.operator_password_reset,
                                 Change.password_reset(operator_id=enterer.pk))
+    assert OperatorSession.objects.get(pk=session.pk).end_reason == "PWRESET"
     enterer.refresh_from_db()
     assert check_password(password, enterer.password)
     assert not check_password(PASSWORD, enterer.password)
@@ -305,8 +322,8 @@ def test_scopes_reach_only_linked_accounts(service, admin, enterer, company, sig
     assert list(OperatorScope.objects.filter(operator=enterer).values_list(
         "account_id", "per_payment_fen", "per_day_fen")) == [
         (company.general.pk, 1_000_000, 5_000_000)]
-    assert operators.operator_accounts(enterer) == [company.general]
-    assert operators.operator_accounts(admin) == [company.basic, company.general]
+    assert signin.operator_accounts(enterer) == [company.general]
+    assert signin.operator_accounts(admin) == [company.basic, company.general]
     signed = Signature.objects.latest("pk").payload
     assert f"账户尾号{company.general.number[-4:]}" in signed and "¥10,000.00" in signed
 

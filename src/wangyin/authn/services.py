@@ -60,7 +60,15 @@ PURPOSE_TEXT = {"device.bind": "绑定新设备", "password.reset": "重置登�
                 "phone.change": "修改预留手机号", "transfer.same_bank": "本行转账",
                 "transfer.interbank": "跨行转账", "transfer.mobile": "手机号转账",
                 "payee.add": "添加收款人", "mobile.register": "开通手机号收款",
-                "corporate.signin": "登录企业网银"}
+                "corporate.signin": "登录企业网银",
+                "corporate.operator_create": "新增企业网银操作员",
+                "corporate.operator_disable": "停用企业网银操作员",
+                "corporate.operator_enable": "启用企业网银操作员",
+                "corporate.operator_remove": "删除企业网银操作员",
+                "corporate.operator_password_reset": "重置企业网银操作员密码",
+                "corporate.operator_roles_set": "设置企业网银操作员角色",
+                "corporate.operator_scope_set": "设置企业网银操作员账户权限",
+                "corporate.operator_usb_key_bind": "绑定企业网银操作员USB-Key"}
 
 
 def _hash(challenge_id: int, code: str) -> str:

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from wangyin.audit import services as audit
 from wangyin.authn import certificates
 from wangyin.authn.models import UsbKey
+from wangyin.corporate import signin
 from wangyin.corporate.errors import (
     AccountAlreadyLinked,
     AccountNotLinkable,
@@ -60,6 +61,7 @@ from wangyin.corporate.models import (
 from wangyin.customers import validation
 from wangyin.customers.errors import PartyNotFound
 from wangyin.customers.models import Company, CustomerAccount, Person
+from wangyin.identity.models import SessionEnd
 from wangyin.identity.services import generate_initial_password
 from wangyin.ledger import services as ledger
 from wangyin.ledger.models import AccountStatus
@@ -101,12 +103,14 @@ def operator_row_create(*, service: CorporateService, person: Person, code: str,
 
 def password_renew(operator: Operator, *, at: datetime) -> str:
     """A new initial password for ``operator`` (locked row), unlocked, to be changed at the
-    next sign-in. Returns it, once."""
+    next sign-in; a live session ends. Returns it, once."""
     password = generate_initial_password()
     operator.password, operator.must_change_password = make_password(password), True
     operator.password_changed_at, operator.failed_attempts, operator.locked_until = at, 0, None
     operator.save(update_fields=["password", "must_change_password", "password_changed_at",
                                  "failed_attempts", "locked_until"])
+    signin.operator_sessions_end(operator_id=operator.pk, reason=SessionEnd.PASSWORD_RESET,
+                                 at=at)
     return password
 
 
@@ -423,6 +427,7 @@ def service_cancel(*, service_id: int, staff: str, reason: str,
             keys += 1
         operator.status, operator.ended_at = OperatorStatus.REMOVED, at
         operator.save(update_fields=["status", "ended_at"])
+        signin.operator_sessions_end(operator_id=operator.pk, reason=SessionEnd.CLOSED, at=at)
     ServiceAccount.objects.filter(service=service, unlinked_at__isnull=True).update(
         unlinked_at=at, unlinked_by=staff)
     ApprovalPolicy.objects.filter(service=service, status=PolicyStatus.LIVE).update(

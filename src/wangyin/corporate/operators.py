@@ -35,7 +35,7 @@ from wangyin.authn import services as authn
 from wangyin.authn.models import AuthChallenge, Factor, Signature, UsbKey
 from wangyin.core.masking import mask_phone
 from wangyin.core.money import Money, format_money
-from wangyin.corporate import counter
+from wangyin.corporate import counter, signin
 from wangyin.corporate.errors import (
     AdministratorHoldsNoRoles,
     BirthDateRequired,
@@ -69,6 +69,7 @@ from wangyin.customers import services as customer_services
 from wangyin.customers import validation
 from wangyin.customers.identifiers import clean_id_number, clean_name, clean_phone
 from wangyin.customers.models import CustomerAccount, IdType, Person
+from wangyin.identity.models import SessionEnd
 
 CREATE = "operator_create"
 DISABLE = "operator_disable"
@@ -411,6 +412,8 @@ def _status_set(admin: Operator, change: Change, authorisation: int, at: datetim
                                          reason="operator removed",
                                          company_id=context.service.company_id)
         target.save(update_fields=fields)
+        if status != OperatorStatus.ACTIVE:  # signed out at once
+            signin.operator_sessions_end(operator_id=target.pk, reason=SessionEnd.CLOSED, at=at)
         _audit(context, action, at=at, signed=signed, before=before)
         _tell(context, text, purpose="corporate.operator_status", at=at)
         return target
@@ -527,14 +530,3 @@ def operators_of(*, admin: Operator) -> list[Operator]:
                 .exclude(status=OperatorStatus.REMOVED).order_by("-is_admin", "code")
                 .prefetch_related("scopes"))
 
-
-def operator_accounts(operator: Operator) -> list[CustomerAccount]:
-    """The accounts an operator sees: the administrator every linked account, another
-    operator the linked accounts in their scope."""
-    accounts = CustomerAccount.objects.filter(
-        corporate_links__service_id=operator.service_id,
-        corporate_links__unlinked_at__isnull=True)
-    if not operator.is_admin:
-        accounts = accounts.filter(pk__in=OperatorScope.objects.filter(
-            operator=operator).values("account_id"))
-    return list(accounts.select_related("ledger_account").order_by("pk"))
