@@ -1,0 +1,150 @@
+"""A corporate payment in Chromium (FC-02, TX-02, TX-04): operator A (entering) signs in
+with their USB-Key and enters a payment; operator B (authorising; the opening policy asks
+for no check and one authorisation) signs in with their own key, opens the instruction from
+the approval queue, checks the payment in figures and in capitals, and their key signs it on
+its own window through the U盾 agent; the instruction is authorised (or already paid, once
+execution runs)."""
+
+# ruff: noqa: F811 - pytest fixtures imported as parameters
+
+import re
+import threading
+
+import pytest
+
+from tests.browser.test_login import _captcha_answer, _click_password, _shot
+from tests.corporate.approving import payee  # noqa: F401 -- fixture
+from tests.corporate.conftest import (  # noqa: F401 -- fixtures
+    PASSWORD,
+    authoriser,
+    company,
+    enterer,
+    now,
+    service,
+)
+from wangyin.authn import certificates
+from wangyin.corporate.models import Approval, Instruction, InstructionStatus
+from wangyin.notify.models import SmsMessage
+from wangyin_sdk.agent import Agent, serve
+from wangyin_sdk.usbkey import SoftUsbKey
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PIN = "246810"
+
+
+@pytest.fixture
+def agents(tmp_path, live_server, enterer, authoriser, now):
+    """Each operator's USB-Key for the company, its certificate installed, served by its
+    own agent (one computer each); the agents' URLs by operator."""
+    servers, urls = [], {}
+    for n, operator in enumerate((enterer, authoriser)):
+        serial = f"UK7900010{n}"
+        device = tmp_path / f"usbkey-{n}.json"
+        key = SoftUsbKey(serial, PIN, confirm=lambda text: True, path=device)
+        _key, reference = certificates.usb_key_bind(
+            person_id=operator.person_id,
+            serial=serial,
+            staff="staff:teller1",
+            at=now,
+            company_id=operator.service.company_id,
+        )
+        code = re.search(
+            r"授权码 (\d{8})",
+            SmsMessage.objects.filter(purpose="authn.cert_code").latest("id").body,
+        ).group(1)
+        issued = certificates.usb_key_enrol(
+            person=operator.person,
+            reference_code=reference,
+            authorisation_code=code,
+            request_der=key.signing_request(PIN),
+            at=now,
+            company_id=operator.service.company_id,
+        )
+        key.install(bytes(issued.der))
+        server = serve(Agent(device, {live_server.url}), port=0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        urls[operator.pk] = f"http://127.0.0.1:{server.server_address[1]}"
+    yield urls
+    for server in servers:
+        server.shutdown()
+
+
+def _sign_on_the_key(page, shot=""):
+    """Press the page's USB-Key button, confirm on the key's window with the PIN."""
+    with page.expect_popup() as opened:
+        page.click("#usbkey-sign")
+    popup = opened.value
+    popup.wait_for_url("**/confirm/**")
+    popup.wait_for_selector("#pin")
+    shown = popup.inner_text("#shown")
+    assert shown == page.inner_text("#usbkey-payload")  # the key shows what the page shows
+    if shot:
+        _shot(popup, shot)
+    popup.fill("#pin", PIN)
+    popup.click("#confirm")
+    page.wait_for_selector("#usbkey-state:has-text('✓')")
+    return shown
+
+
+def _sign_in(page, live_server, operator, settings, agents):
+    settings.USBKEY_AGENT_URL = agents[operator.pk]  # this operator's computer
+    page.goto(live_server.url + "/corp/login/")
+    page.fill("#service_number", operator.service.number)
+    page.fill("#operator_code", operator.code)
+    page.fill("#captcha", _captcha_answer(page))
+    page.click("button.primary")
+    page.wait_for_url("**/corp/login/password/")
+    _click_password(page, PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url("**/corp/login/verify/")
+    _sign_on_the_key(page)
+    page.click("#verify-confirm")
+    page.wait_for_url("**/corp/home/")
+
+
+@pytest.mark.req("FC-02", "TX-02", "TX-04", "FA-05", "CH-02")
+def test_one_operator_enters_a_payment_and_another_authorises_it_with_the_usb_key(
+    page, live_server, settings, company, enterer, authoriser, payee, agents
+):
+    _sign_in(page, live_server, enterer, settings, agents)
+    page.click("#nav-payments")
+    page.wait_for_url("**/corp/payments/")
+    page.select_option("#id_debit_account", str(company.basic.pk))
+    page.fill("#id_payee_account", payee.number)
+    page.fill("#id_payee_name", "李四")
+    page.fill("#id_amount", "12345.67")
+    page.fill("#id_purpose", "三月货款")
+    _shot(page, "corp-payment-entry")
+    page.click("#payment-submit")
+    page.wait_for_url("**/corp/instructions/*/")
+    assert "已录入，待授权" in page.inner_text("#instruction-status")
+    assert "1 次授权" in page.inner_text("#instruction-needs")
+    _shot(page, "corp-payment-entered")
+    instruction = Instruction.objects.get()
+    assert instruction.amount_fen == 12345_67 and instruction.entered_by_id == enterer.pk
+    page.click("#corp-logout")
+    page.wait_for_url("**/corp/signed-out/")
+
+    _sign_in(page, live_server, authoriser, settings, agents)
+    page.click("#nav-approvals")
+    page.wait_for_url("**/corp/approvals/")
+    page.click(f"#approval-queue a[href='/corp/approvals/{instruction.pk}/']")
+    page.wait_for_url(f"**/corp/approvals/{instruction.pk}/")
+    assert "壹万贰仟叁佰肆拾伍元陆角柒分" in page.inner_text("#instruction-words")
+    assert "三月货款" in page.inner_text("#instruction-purpose")
+    assert "录入" in page.inner_text("#instruction-history")
+    _shot(page, "corp-approval")
+    shown = _sign_on_the_key(page, "corp-approval-key-window")
+    assert f"付款指令{instruction.pk}" in shown and "12,345.67" in shown and "李四" in shown
+    page.click("#approve-confirm")
+    page.wait_for_url(f"**/corp/instructions/{instruction.pk}/")
+    instruction.refresh_from_db()
+    assert instruction.status in (InstructionStatus.AUTHORISED, InstructionStatus.EXECUTED)
+    assert page.locator("#instruction-notice").is_visible()
+    assert "auth01" in page.inner_text("#instruction-approvals")
+    assert "授权" in page.inner_text("#instruction-history")
+    _shot(page, "corp-payment-authorised")
+    assert Approval.objects.get().operator_id == authoriser.pk
+    assert page.console_problems == []
