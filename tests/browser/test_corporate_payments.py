@@ -138,6 +138,7 @@ def test_one_operator_enters_a_payment_and_another_authorises_it_with_the_usb_ke
     _shot(page, "corp-approval")
     shown = _sign_on_the_key(page, "corp-approval-key-window")
     assert f"付款指令{instruction.pk}" in shown and "12,345.67" in shown and "李四" in shown
+    assert "审批企业付款" in shown
     page.click("#approve-confirm")
     page.wait_for_url(f"**/corp/instructions/{instruction.pk}/")
     instruction.refresh_from_db()

@@ -60,7 +60,7 @@ PURPOSE_TEXT = {"device.bind": "绑定新设备", "password.reset": "重置登�
                 "phone.change": "修改预留手机号", "transfer.same_bank": "本行转账",
                 "transfer.interbank": "跨行转账", "transfer.mobile": "手机号转账",
                 "payee.add": "添加收款人", "mobile.register": "开通手机号收款",
-                "corporate.signin": "登录企业网银",
+                "corporate.signin": "登录企业网银", "corporate.approve": "审批企业付款",
                 "corporate.operator_create": "新增企业网银操作员",
                 "corporate.operator_disable": "停用企业网银操作员",
                 "corporate.operator_enable": "启用企业网银操作员",
