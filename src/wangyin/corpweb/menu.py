@@ -1,5 +1,6 @@
 """What the corporate navigation offers an operator: only the functions their roles allow
-(the pages behind Payments, Approvals and Operators are built with their features)."""
+(entering payments, approving them; the company's instruction list for every operator of a
+standard edition)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def menu_of(operator, session) -> list[Entry]:
         entries.append(Entry("payments", _("Payments")))
     if standard and set(APPROVAL_ROLES) & set(operator.roles):
         entries.append(Entry("approvals", _("Approvals")))
+    if standard:
+        entries.append(Entry("instructions", _("Instructions")))
     if standard and operator.is_admin:
         entries.append(Entry("operators", _("Operators")))
+        entries.append(Entry("admin_policy", _("Approval policy")))
     return entries

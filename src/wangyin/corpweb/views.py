@@ -22,7 +22,6 @@ from wangyin.core.errors import DomainError
 from wangyin.corporate import signin
 from wangyin.corporate.errors import SigninFactorFailed, SigninFailed
 from wangyin.corporate.models import SigninFactor
-from wangyin.corpweb.menu import APPROVAL_ROLES, PAYMENT_ROLES
 from wangyin.corpweb.middleware import ENDED, SID, operator_required
 from wangyin.identity import captcha as captchas
 from wangyin.identity.models import SessionEnd
@@ -292,28 +291,6 @@ def account_detail(request, account_id: int):
         "account": account, "balance": account.ledger_account.balance_money,
         "available": account.ledger_account.available_money, "rows": rows_of(page.lines),
         "next_cursor": page.next_cursor or "", "paged": after is not None})
-
-
-def _coming(request, title: str):
-    return render(request, "corpweb/coming.html", {"title": title})
-
-
-@require_safe
-@operator_required(roles=PAYMENT_ROLES)
-def payments(request):
-    return _coming(request, _("Payments"))
-
-
-@require_safe
-@operator_required(roles=APPROVAL_ROLES)
-def approvals(request):
-    return _coming(request, _("Approvals"))
-
-
-@require_safe
-@operator_required(admin=True)
-def operators(request):
-    return _coming(request, _("Operators"))
 
 
 @require_safe
