@@ -41,7 +41,8 @@ reason and release any reserved money.
 
 **Execution** (built on top): ``verify_for_execution`` refuses unless the instruction is
 authorised, its stored fields still give its canonical data, that data still hashes to the
-digest, and every approval covers that digest with a signature that verifies (TX-06)."""
+digest, and every approval covers that digest with a signature that verifies (TX-06).
+``corporate.execution`` pays it: the last authorisation defers its job in its transaction."""
 
 from __future__ import annotations
 
@@ -51,7 +52,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from types import SimpleNamespace
 
 import structlog
 from django.conf import settings
@@ -148,9 +148,6 @@ RISK = "system:risk"
 # Counted against an operator's daily limit: entered and not ended without paying.
 COUNTED = (InstructionStatus.ENTERED, InstructionStatus.CHECKED, InstructionStatus.AUTHORISED,
            InstructionStatus.EXECUTED)
-# The payer is a company: no payee account is the payer's "own" personal account (person
-# id 0 is nobody), so ``payees.resolve`` checks the holder's name of every same-bank payee.
-_COMPANY_PAYER = SimpleNamespace(pk=0)
 
 
 def _json(data) -> str:
@@ -591,8 +588,8 @@ def _order_check(operator: Operator, *, debit_account_id: int, payee_account: st
     purpose = " ".join((purpose or "").split())
     if not purpose or len(purpose) > TEXT_MAX:
         raise PurposeRequired()
-    payee = payees.resolve(person=_COMPANY_PAYER, account=payee_account, name=payee_name,
-                           bank_code=(payee_bank_code or "").strip())
+    payee = payees.resolve(company_id=operator.service.company_id, account=payee_account,
+                           name=payee_name, bank_code=(payee_bank_code or "").strip())
     if payee.credit is not None and payee.credit.pk == debit.pk:
         raise SameAccount()
     if len(payee.name) > TEXT_MAX:
@@ -932,6 +929,12 @@ def _approval_record(operator: Operator, instruction: Instruction, step: str,
         if done >= instruction.authorisers_required:
             instruction.status = InstructionStatus.AUTHORISED
     instruction.save(update_fields=["status"])
+    if instruction.status == InstructionStatus.AUTHORISED:
+        # The job is written in this transaction: it exists iff the authorisation commits
+        # (the sweep in corporate.tasks pays any it left behind).
+        from wangyin.corporate import execution  # execution imports this module
+
+        execution.defer_execution(instruction)
     _event(instruction, actor=operator.actor, action=action, at=at)
     _audit(instruction, actor=operator.actor, action=action, at=at, ip=ip, device=device_id,
            step=step, digest=instruction.digest, approval=approval.pk,

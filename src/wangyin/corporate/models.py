@@ -279,11 +279,18 @@ class Instruction(models.Model):
     ended_by = models.CharField(max_length=40, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
+    # The payment that paid a single instruction (``corporate.execution``).
+    transfer = models.OneToOneField("payments.Transfer", on_delete=models.PROTECT, null=True,
+                                    blank=True, related_name="+")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["service", "idempotency_key"],
                                     name="corporate_instruction_once_per_key"),
+            # Only a paid single payment links its transfer (a batch's rows have theirs).
+            models.CheckConstraint(condition=Q(transfer__isnull=True)
+                                   | Q(status="EXECUTED", kind="SINGLE"),
+                                   name="corporate_instruction_transfer_when_paid"),
             models.CheckConstraint(condition=Q(amount_fen__gt=0),
                                    name="corporate_instruction_amount_positive"),
             models.CheckConstraint(condition=Q(status="DRAFT") | ~Q(digest=""),

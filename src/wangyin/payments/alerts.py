@@ -32,6 +32,22 @@ def _yuan(fen: int) -> str:
     return format_money(Money(fen))
 
 
+def _holder_name(account) -> str:
+    return account.person.name if account.person_id else account.company.name
+
+
+def _tell_payer(account, *, kind: str, params: dict, sms: str, sms_purpose: str, actor: str,
+                at: datetime, ref: str) -> None:
+    """The payer's notice and SMS. A company has no message centre: its contact hears by
+    SMS at the number the counter keeps (as for changes to its internet banking)."""
+    if account.person_id:
+        notify.notice_send(person=account.person, kind=kind, actor=actor, at=at, ref=ref,
+                           sms_purpose=sms_purpose, params=params, sms=sms)
+    else:
+        notify.sms_send(phone=account.company.contact_phone, body=sms, purpose=sms_purpose,
+                        actor=actor, at=at)
+
+
 def debited(transfer: Transfer, *, actor: str, at: datetime, reviewed: bool = False) -> None:
     debit = transfer.debit_account
     tail, to = debit.number[-4:], payee_text(transfer)
@@ -42,8 +58,8 @@ def debited(transfer: Transfer, *, actor: str, at: datetime, reviewed: bool = Fa
     fee = ""
     if transfer.fee_fen:
         params["fee_fen"], fee = transfer.fee_fen, f"，手续费{_yuan(transfer.fee_fen)}"
-    notify.notice_send(
-        person=debit.person, kind="funds.debit_fee" if fee else "funds.debit", actor=actor,
+    _tell_payer(
+        debit, kind="funds.debit_fee" if fee else "funds.debit", actor=actor,
         at=at, ref=f"transfer:{transfer.pk}", sms_purpose="payments.debit", params=params,
         sms=f"{settings.SMS_SIGNATURE}{'经审核，' if reviewed else ''}您尾号{tail}的账户"
             f"{_when(at)}转出{_yuan(transfer.amount_fen)}{fee}，收款人{to}，可用余额"
@@ -52,8 +68,8 @@ def debited(transfer: Transfer, *, actor: str, at: datetime, reviewed: bool = Fa
 
 def held(transfer: Transfer, *, actor: str, at: datetime) -> None:
     tail = transfer.debit_account.number[-4:]
-    notify.notice_send(
-        person=transfer.debit_account.person, kind="funds.held", actor=actor, at=at,
+    _tell_payer(
+        transfer.debit_account, kind="funds.held", actor=actor, at=at,
         ref=f"transfer:{transfer.pk}", sms_purpose="payments.debit",
         params={"tail": tail, "amount_fen": transfer.amount_fen,
                 "payee": payee_text(transfer)},
@@ -64,8 +80,8 @@ def held(transfer: Transfer, *, actor: str, at: datetime) -> None:
 
 def declined(transfer: Transfer, *, actor: str, at: datetime) -> None:
     tail, to = transfer.debit_account.number[-4:], payee_text(transfer)
-    notify.notice_send(
-        person=transfer.debit_account.person, kind="funds.declined", actor=actor, at=at,
+    _tell_payer(
+        transfer.debit_account, kind="funds.declined", actor=actor, at=at,
         ref=f"transfer:{transfer.pk}", sms_purpose="payments.declined",
         params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": to},
         sms=f"{settings.SMS_SIGNATURE}经审核，您尾号{tail}的账户转给{to}的"
@@ -74,29 +90,26 @@ def declined(transfer: Transfer, *, actor: str, at: datetime) -> None:
 
 
 def credited(transfer: Transfer, *, actor: str, at: datetime) -> None:
-    """The payee of a payment within this bank (not the payer's own account)."""
-    credit, payer = transfer.credit_account, transfer.debit_account.person
-    if credit is None or credit.person_id is None or credit.person_id == payer.pk:
+    """The payee of a payment within this bank (not the payer's own account); a company
+    payer is shown by its name."""
+    credit, debit = transfer.credit_account, transfer.debit_account
+    if credit is None or credit.person_id is None or credit.person_id == debit.person_id:
         return
-    tail = credit.number[-4:]
+    tail, payer = credit.number[-4:], mask_name(_holder_name(debit))
     notify.notice_send(
         person=credit.person, kind="funds.credit", actor=actor, at=at,
         sms_purpose="payments.credit",
-        params={"tail": tail, "amount_fen": transfer.amount_fen,
-                "payer": mask_name(payer.name)},
+        params={"tail": tail, "amount_fen": transfer.amount_fen, "payer": payer},
         sms=f"{settings.SMS_SIGNATURE}您尾号{tail}的账户{_when(at)}转入"
-            f"{_yuan(transfer.amount_fen)}，付款人{mask_name(payer.name)}。")
+            f"{_yuan(transfer.amount_fen)}，付款人{payer}。")
 
 
 def returned(transfer: Transfer, *, reason: str, actor: str, at: datetime) -> None:
     """An interbank payment refused or returned: the money is back in the payer's account."""
-    payer = transfer.debit_account.person
-    if payer is None:
-        return
     tail, payee = transfer.debit_account.number[-4:], mask_name(transfer.payee_name)
     paid_on = timezone.localtime(transfer.created_at)
-    notify.notice_send(
-        person=payer, kind="funds.returned", actor=actor, at=at,
+    _tell_payer(
+        transfer.debit_account, kind="funds.returned", actor=actor, at=at,
         ref=f"transfer:{transfer.pk}", sms_purpose="payments.returned",
         params={"tail": tail, "amount_fen": transfer.amount_fen, "payee": payee,
                 "reason": reason, "date": paid_on.date().isoformat()},

@@ -58,8 +58,12 @@ class Channel(models.TextChoices):
 
 
 class Transfer(models.Model):
+    # The payer: a person (their own payment in the personal channels) or a company (an
+    # approved corporate instruction, ``payments.services.company_transfer_execute``).
     person = models.ForeignKey("customers.Person", on_delete=models.PROTECT,
-                               related_name="transfers")
+                               related_name="transfers", null=True, blank=True)
+    company = models.ForeignKey("customers.Company", on_delete=models.PROTECT,
+                                related_name="transfers", null=True, blank=True)
     debit_account = models.ForeignKey("customers.CustomerAccount", on_delete=models.PROTECT,
                                       related_name="transfers_out")
     # The payee's account here (own and same-bank transfers); NULL for interbank ones.
@@ -110,6 +114,11 @@ class Transfer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["person", "idempotency_key"],
                                     name="payments_transfer_once_per_key"),
+            models.UniqueConstraint(fields=["company", "idempotency_key"],
+                                    name="payments_transfer_once_per_company_key"),
+            models.CheckConstraint(condition=Q(person__isnull=False, company__isnull=True)
+                                   | Q(person__isnull=True, company__isnull=False),
+                                   name="payments_transfer_one_payer"),
             models.CheckConstraint(condition=Q(amount_fen__gt=0),
                                    name="payments_transfer_amount_positive"),
             models.CheckConstraint(condition=Q(fee_fen__gte=0),
@@ -137,7 +146,9 @@ class Transfer(models.Model):
                                                       payee_bank__isnull=True))),
                 name="payments_transfer_payee_matches_kind"),
         ]
-        indexes = [models.Index(fields=["person", "created_at"])]
+        indexes = [models.Index(fields=["person", "created_at"]),
+                   models.Index(fields=["company", "created_at"],
+                                name="payments_transfer_company")]
 
 
 class Frequency(models.TextChoices):

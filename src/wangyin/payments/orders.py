@@ -221,8 +221,8 @@ def _pay(order: StandingOrder, user: ChannelUser, key: str, now: datetime) -> Tr
     if quote.risk.action == risk.STEP_UP:  # nobody to answer a step-up: hold for review
         quote = replace(quote, risk=risk.Decision(action=risk.REVIEW, score=quote.risk.score,
                                                   reasons=(*quote.risk.reasons, "unattended")))
-    return payments._move(user=user, quote=quote, challenge=None, idempotency_key=key, ip=None,
-                          at=now, standing_order=order)
+    return payments._move(payer=payments.Payer.of_user(user), quote=quote, challenge=None,
+                          idempotency_key=key, ip=None, at=now, standing_order=order)
 
 
 def _failed(order: StandingOrder, exc: DomainError, run_date: date, now: datetime) -> None:

@@ -82,13 +82,23 @@ class Resolved:
     bank: Bank | None = None  # the other bank
 
 
-def resolve(*, person, account: str, name: str, bank_code: str = "",
-            mobile: str = "") -> Resolved:
+def _payers_own(credit: CustomerAccount, person, company_id: int | None) -> bool:
+    if person is not None:
+        return credit.person_id == person.pk
+    return credit.company_id is not None and credit.company_id == company_id
+
+
+def resolve(*, person=None, company_id: int | None = None, account: str, name: str,
+            bank_code: str = "", mobile: str = "") -> Resolved:
     """The payee of ``account``/``name`` at ``bank_code`` (empty or ours: this bank), or of
-    a registered ``mobile`` number. Raises the ``PaymentError`` the customer sees."""
+    a registered ``mobile`` number, for a payer who is a ``person`` or the company
+    ``company_id`` (exactly one): an account of the payer's own is OWN. Raises the
+    ``PaymentError`` the customer sees."""
+    if (person is None) == (company_id is None):
+        raise ValueError("the payer is a person or a company")
     if mobile:
         credit = mobile_account(mobile)
-        return Resolved(TransferKind.OWN if credit.person_id == person.pk else
+        return Resolved(TransferKind.OWN if _payers_own(credit, person, company_id) else
                         TransferKind.MOBILE, credit.number, credit.person.name, credit)
     if directory.is_this_bank(bank_code):
         credit = customers.account_by_number(number=account)
@@ -97,7 +107,7 @@ def resolve(*, person, account: str, name: str, bank_code: str = "",
         if credit.ledger_account.status == AccountStatus.CLOSED:
             raise PayeeAccountClosed()
         holder = credit.person.name if credit.person_id else credit.company.name
-        if credit.person_id == person.pk:
+        if _payers_own(credit, person, company_id):
             return Resolved(TransferKind.OWN, credit.number, holder, credit)
         if name.strip() != holder:
             raise PayeeNameMismatch(extra={"account": credit.number})

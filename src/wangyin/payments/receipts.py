@@ -85,15 +85,19 @@ def _returned_fields(transfer: Transfer) -> list[Field]:
 
 
 @transaction.atomic
-def transfer_receipt(*, person_id: int, transfer_id: int, actor: str, ip: str | None,
-                     at: datetime) -> Receipt:
-    """The receipt of one of the customer's transfers, issued on first asking; each
-    download is audited. ``ReceiptNotAvailable`` for a transfer that is not theirs
-    (it looks like none) or whose money has not moved."""
+def transfer_receipt(*, person_id: int | None = None, company_id: int | None = None,
+                     transfer_id: int, actor: str, ip: str | None, at: datetime) -> Receipt:
+    """The receipt of one of the payer's transfers — a customer's (``person_id``) or a
+    company's (``company_id``) — issued on first asking; each download is audited.
+    ``ReceiptNotAvailable`` for a transfer that is not theirs (it looks like none) or
+    whose money has not moved."""
+    if (person_id is None) == (company_id is None):
+        raise ValueError("the payer is a person or a company")
+    payer = {"person_id": person_id} if person_id is not None else {"company_id": company_id}
     transfer = (Transfer.objects
                 .select_related("debit_account__person", "debit_account__company",
                                 "payee_bank", "reversal_journal")
-                .filter(pk=transfer_id, person_id=person_id).first())
+                .filter(pk=transfer_id, **payer).first())
     if transfer is None or not receipt_available(transfer):
         raise ReceiptNotAvailable(extra={"transfer": transfer_id})
     # A returned payment is a second event: its receipt is a receipt of its own, whether or

@@ -47,8 +47,8 @@ from wangyin.customers.models import CustomerAccount, Product
 from wangyin.customers.validation import normalise_identifier
 from wangyin.identity.models import ChannelUser
 from wangyin.ledger import services as ledger
-from wangyin.ledger.errors import InvalidAmount
-from wangyin.ledger.models import AccountStatus
+from wangyin.ledger.errors import InsufficientFunds, InvalidAmount
+from wangyin.ledger.models import AccountStatus, Hold, HoldStatus, Journal
 from wangyin.payments import alerts, clearing, directory, fees, payees, settlement
 from wangyin.payments.errors import (
     AccountCannotPay,
@@ -79,6 +79,31 @@ TO_OTHERS = (TransferKind.SAME_BANK, TransferKind.INTERBANK, TransferKind.MOBILE
 # Statuses whose money left (or is reserved to leave) the account today.
 COUNTED = (TransferStatus.DONE, TransferStatus.PROCESSING, TransferStatus.HELD,
            TransferStatus.RELEASED)
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Who pays and who acts: a person paying through a channel (``of_user``), or a
+    company paying an instruction its operators approved (``actor`` the system's)."""
+
+    actor: str
+    person_id: int | None = None
+    company_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.person_id is None) == (self.company_id is None):
+            raise ValueError("the payer is a person or a company")
+
+    @classmethod
+    def of_user(cls, user: ChannelUser) -> Payer:
+        return cls(actor=user.actor, person_id=user.person_id)
+
+    @property
+    def ledger_prefix(self) -> str:
+        """Of the payment's journal keys (a person's as they always were)."""
+        if self.person_id is not None:
+            return f"transfer:{self.person_id}"
+        return f"transfer:company:{self.company_id}"
 
 
 @dataclass(frozen=True)
@@ -306,81 +331,113 @@ def transfer_execute(*, user: ChannelUser, instruction: Instruction, nonce: str,
             refused = exc
         else:
             refused = None
-            transfer = _move(user=user, quote=quote, challenge=challenge,
+            transfer = _move(payer=Payer.of_user(user), quote=quote, challenge=challenge,
                              idempotency_key=idempotency_key, ip=ip, at=at)
     if refused is not None:
         raise refused
     return transfer
 
 
-def _move(*, user, quote: Quote, challenge, idempotency_key: str, ip, at,
-          standing_order=None) -> Transfer:
+def _debit(*, payer: Payer, quote: Quote, credit_account_id: int, amount: Money,
+           ledger_key: str, memo: str, at: datetime, reserved_hold_id: int | None,
+           party: ledger.Party | None = None) -> Journal:
+    """The payment's journal: from the debit account's available money, or — money reserved
+    for it beforehand (a corporate "reserve on entry") — by capturing that hold, which
+    releases it and posts in one step (the reserved money is never spent twice)."""
+    payee_masked = quote.kind == TransferKind.MOBILE
+    if reserved_hold_id is not None:
+        return ledger.hold_capture(hold_id=reserved_hold_id,
+                                   credit_account_id=credit_account_id,
+                                   idempotency_key=ledger_key, actor=payer.actor,
+                                   captured_at=at, amount=amount, memo=memo, party=party,
+                                   payee_masked=payee_masked)
+    return ledger.transfer(debit_account_id=quote.debit.ledger_account_id,
+                           credit_account_id=credit_account_id, amount=amount,
+                           idempotency_key=ledger_key, actor=payer.actor, posted_at=at,
+                           memo=memo, party=party, payee_masked=payee_masked)
+
+
+def _move(*, payer: Payer, quote: Quote, challenge, idempotency_key: str, ip, at,
+          standing_order=None, digest: str = "", reserved_hold_id: int | None = None,
+          ) -> Transfer:
     """Post the journal (to the payee, or to the clearing suspense account for another
-    bank), or hold the money for a risk review; write the transfer and its history."""
+    bank), or hold the money for a risk review; write the transfer and its history.
+    ``digest``: what was authorised, when not the quote's key data (a corporate
+    instruction's approved digest)."""
     decision = quote.risk
     amount = Money(quote.key.amount_fen, quote.key.currency)
-    ledger_key = f"transfer:{user.person_id}:{idempotency_key}"
+    ledger_key = f"{payer.ledger_prefix}:{idempotency_key}"
     memo = quote.instruction.memo[:60]
     journal = hold = fee_journal = None
     if decision.action == risk.REVIEW:  # the fee is held too, and paid only on release
+        if reserved_hold_id is not None:
+            raise ValueError("a payment from reserved money is not held for review")
         hold = ledger.hold_place(account_id=quote.debit.ledger_account_id,
                                  amount=Money(amount.fen + quote.fee_fen, amount.currency),
                                  idempotency_key=ledger_key, reason="risk review",
-                                 actor=user.actor, placed_at=at)
+                                 actor=payer.actor, placed_at=at)
         status, step = TransferStatus.HELD, Step.HELD
     elif quote.kind == TransferKind.INTERBANK:
-        journal = ledger.transfer(debit_account_id=quote.debit.ledger_account_id,
-                                  credit_account_id=settlement.clearing_accounts().suspense,
-                                  amount=amount, idempotency_key=ledger_key, actor=user.actor,
-                                  posted_at=at, memo=memo,
-                                  party=ledger.Party(quote.key.payee_name,
-                                                     quote.key.payee_account,
-                                                     quote.bank.code))
+        journal = _debit(payer=payer, quote=quote,
+                         credit_account_id=settlement.clearing_accounts().suspense,
+                         amount=amount, ledger_key=ledger_key, memo=memo, at=at,
+                         reserved_hold_id=reserved_hold_id,
+                         party=ledger.Party(quote.key.payee_name, quote.key.payee_account,
+                                            quote.bank.code))
         status, step = TransferStatus.PROCESSING, Step.SUBMITTED
     else:
-        journal = ledger.transfer(debit_account_id=quote.debit.ledger_account_id,
-                                  credit_account_id=quote.credit.ledger_account_id,
-                                  amount=amount, idempotency_key=ledger_key,
-                                  actor=user.actor, posted_at=at, memo=memo,
-                                  payee_masked=quote.kind == TransferKind.MOBILE)
+        journal = _debit(payer=payer, quote=quote,
+                         credit_account_id=quote.credit.ledger_account_id, amount=amount,
+                         ledger_key=ledger_key, memo=memo, at=at,
+                         reserved_hold_id=reserved_hold_id)
         status, step = TransferStatus.DONE, Step.DONE
     if journal is not None and quote.fee_fen:
         fee_journal = fees.charge(account_id=quote.debit.ledger_account_id,
                                   fee_fen=quote.fee_fen, key=f"{ledger_key}:fee",
-                                  actor=user.actor, at=at)
+                                  actor=payer.actor, at=at)
     transfer = Transfer.objects.create(
-        person_id=user.person_id, debit_account=quote.debit, credit_account=quote.credit,
+        person_id=payer.person_id, company_id=payer.company_id, debit_account=quote.debit,
+        credit_account=quote.credit,
         kind=quote.kind, payee_account=quote.key.payee_account, payee_bank=quote.bank,
         channel=quote.channel, payee_name=quote.key.payee_name, amount_fen=amount.fen,
         currency=amount.currency, memo=memo, status=status,
-        idempotency_key=idempotency_key, digest=quote.key.digest(), challenge=challenge,
-        medium=quote.medium, risk_action=decision.action, risk_reasons=list(decision.reasons),
-        journal=journal, hold=hold, fee_fen=quote.fee_fen, fee_journal=fee_journal,
-        device=quote.key.device[:64], created_at=at,
+        idempotency_key=idempotency_key, digest=digest or quote.key.digest(),
+        challenge=challenge, medium=quote.medium, risk_action=decision.action,
+        risk_reasons=list(decision.reasons), journal=journal, hold=hold,
+        fee_fen=quote.fee_fen, fee_journal=fee_journal,
+        device="" if payer.company_id else quote.key.device[:64], created_at=at,
         standing_order=standing_order)
     transfer.replayed = False
-    risk.payment_made(quote.risk_event, credited_person_id=quote.credit.person_id
-                      if status == TransferStatus.DONE and quote.credit else None)
+    credited = (quote.credit.person_id if status == TransferStatus.DONE and quote.credit
+                else None)
+    if payer.person_id:
+        risk.payment_made(quote.risk_event, credited_person_id=credited)
+    elif credited:
+        # A company's payment is not counted in the operator's own windows and baseline
+        # (the engine knows persons; a company profile is future work); the payee's inflow
+        # is.
+        risk.credit_received(person_id=credited, amount_fen=amount.fen, at=at)
     TransferEvent.objects.create(transfer=transfer, step=step, at=at,
                                  detail=quote.channel)
     if status == TransferStatus.PROCESSING:
         settlement.queue_payment(transfer, quote.debit, at)
-    audit.record(actor=user.actor, action="payments.transfer", target=f"transfer:{transfer.pk}",
-                 occurred_at=at, ip=ip, device=quote.key.device,
+    audit.record(actor=payer.actor, action="payments.transfer",
+                 target=f"transfer:{transfer.pk}",
+                 occurred_at=at, ip=ip, device=transfer.device,
                  details={"kind": quote.kind, "status": transfer.status,
                           "amount_fen": amount.fen, "fee_fen": quote.fee_fen,
                           "medium": transfer.medium,
                           "channel": quote.channel,
                           "debit": mask_account(quote.debit.number),
                           "credit": mask_account(quote.key.payee_account)})
-    _alerts(transfer, quote, at)
+    _alerts(transfer, payer, at)
     return transfer
 
 
-def _alerts(transfer: Transfer, quote: Quote, at: datetime) -> None:
+def _alerts(transfer: Transfer, payer: Payer, at: datetime) -> None:
     """Tell payer and payee in the payment's transaction (``payments.alerts``), under the
     payer's actor, whose audit chain the transfer's own audit row already holds."""
-    actor = f"customer:{quote.debit.person_id}"
+    actor = f"customer:{payer.person_id}" if payer.person_id else payer.actor
     if transfer.status == TransferStatus.HELD:
         alerts.held(transfer, actor=actor, at=at)
         risk.money_held(person_id=transfer.person_id, at=at)
@@ -388,3 +445,110 @@ def _alerts(transfer: Transfer, quote: Quote, at: datetime) -> None:
     alerts.debited(transfer, actor=actor, at=at)
     if transfer.status == TransferStatus.DONE:
         alerts.credited(transfer, actor=actor, at=at)
+
+
+# --- a company pays an instruction its operators approved (``corporate.execution``) ------
+
+CORPORATE_SEGMENT = "corporate"  # the fee schedule's segment of corporate internet banking
+
+
+@dataclass(frozen=True)
+class CompanyOrder:
+    """An approved corporate payment instruction, as its execution hands it over: no
+    channel user, no step-up of its own — the operators' USB-Key approvals are its
+    authorisation, verified by the caller against ``digest`` (TX-06)."""
+
+    company_id: int
+    debit_account_id: int
+    payee_account: str
+    payee_name: str
+    amount_fen: int
+    purpose: str
+    idempotency_key: str  # "corporate:<instruction id>": once per company
+    digest: str  # what every approver signed
+    risk_event: risk.Event
+    risk_decision: risk.Decision
+    payee_bank: str = ""  # CNAPS code; empty (or ours): this bank
+    reserved_hold_id: int | None = None  # the money reserved on entry, if any
+    actor: str = "system:corporate"
+
+
+def _funds_check(debit: CustomerAccount, need_fen: int, hold: Hold | None) -> None:
+    """Enough available money for the amount and fee (the reserved hold counts: capturing
+    it frees it). The ledger checks again under its locks; this names the problem first."""
+    account = debit.ledger_account
+    available = account.balance - account.held + (hold.amount if hold is not None else 0)
+    if available < need_fen:
+        raise InsufficientFunds(extra={"account": debit.number, "need_fen": need_fen,
+                                       "available_fen": available})
+
+
+def _company_replay(found: Transfer, order: CompanyOrder) -> Transfer:
+    if (found.debit_account_id, found.amount_fen, found.digest) != (
+            order.debit_account_id, order.amount_fen, order.digest):
+        raise InstructionChanged(extra={"transfer": found.pk})
+    found.replayed = True
+    return found
+
+
+def company_transfer_execute(*, order: CompanyOrder, at: datetime) -> Transfer:
+    """Pay an approved corporate instruction, once: the same key again returns the first
+    transfer (``replayed``), also after a crash between paying and the caller's own
+    bookkeeping. Same bank: posted at once; the company's own other account: OWN; another
+    bank: to the clearing suspense account with its message (``settlement``). The fee by
+    the schedule's corporate segment. Money reserved on entry is captured (released and
+    posted in one step).
+
+    Refuses — nothing posted, the caller's transaction usable — with ``PaymentBlocked``
+    (risk said block or review), ``InsufficientFunds``, ``AccountCannotPay``,
+    ``NotYourAccount`` or the payee's errors (an account closed since entry …)."""
+    if not order.idempotency_key or len(order.idempotency_key) > 64:
+        raise ValueError("an idempotency key of 1 to 64 characters")
+    payer = Payer(actor=order.actor, company_id=order.company_id)
+    with transaction.atomic():
+        found = (Transfer.objects.filter(company_id=order.company_id,
+                                         idempotency_key=order.idempotency_key).first())
+        if found is not None:
+            return _company_replay(found, order)
+        decision = order.risk_decision
+        if decision.action in (risk.BLOCK, risk.REVIEW):
+            raise PaymentBlocked(extra={"reasons": list(decision.reasons),
+                                        "action": decision.action})
+        amount = order.amount_fen
+        if not 0 < amount <= MAX_AMOUNT_FEN:
+            raise InvalidAmount(extra={"amount_fen": amount})
+        debit = (CustomerAccount.objects.select_related("ledger_account", "company")
+                 .filter(pk=order.debit_account_id, company_id=order.company_id).first())
+        if debit is None:
+            raise NotYourAccount(extra={"account_id": order.debit_account_id})
+        if debit.ledger_account.status != AccountStatus.ACTIVE:
+            raise AccountCannotPay(extra={"account": debit.number})
+        payee = payees.resolve(company_id=order.company_id, account=order.payee_account,
+                               name=order.payee_name, bank_code=order.payee_bank)
+        if payee.credit is not None and payee.credit.pk == debit.pk:
+            raise SameAccount()
+        kind = payee.kind
+        fee = fees.fee_for(segment=CORPORATE_SEGMENT, kind=kind, amount_fen=amount)
+        hold = None
+        if order.reserved_hold_id is not None:
+            hold = Hold.objects.filter(pk=order.reserved_hold_id,
+                                       account_id=debit.ledger_account_id,
+                                       status=HoldStatus.PENDING).first()
+        _funds_check(debit, amount + fee, hold)
+        operation = OPERATION[kind]
+        bank_code = payee.bank.code if payee.bank else ""
+        key = KeyData(operation=operation, device="corporate", nonce=order.digest,
+                      payee_account=payee.account, payee_name=payee.name, amount_fen=amount,
+                      payee_bank=bank_code, fee_fen=fee)
+        quote = Quote(
+            instruction=Instruction(debit_account_id=debit.pk, payee_account=payee.account,
+                                    payee_name=payee.name, amount_fen=amount,
+                                    memo=order.purpose, payee_bank=bank_code),
+            kind=kind, operation=operation, key=key, factors=(), debit=debit,
+            credit=payee.credit, available_fen=debit.ledger_account.available_money.fen,
+            large=amount >= settings.LARGE_PAYMENT_WARNING_FEN, limits_text=(),
+            risk=decision, risk_event=order.risk_event, fee_fen=fee, bank=payee.bank,
+            channel=clearing.route(amount, at) if kind == TransferKind.INTERBANK else "")
+        return _move(payer=payer, quote=quote, challenge=None,
+                     idempotency_key=order.idempotency_key, ip=None, at=at,
+                     digest=order.digest, reserved_hold_id=hold.pk if hold else None)
