@@ -287,3 +287,53 @@ def test_the_features_read_in_one_statement_are_their_definitions(make_person, a
     assert seen[2]["device_age_hours"] == -1 and seen[2]["customers_on_device"] == 0
     assert seen[4]["device_age_hours"] == 7 and seen[4]["peer_p95_fen"] == 0
     assert seen[6]["payments_before"] == 0 and seen[6]["list_hits"] == []
+
+
+_PROFILE_FIELDS = ("segment", "payments", "amount_sum_fen", "amount_max_fen", "hours",
+                   "first_seen_at", "last_active_at", "last_payment_at", "last_region",
+                   "last_latitude", "last_longitude", "last_located_at")
+
+
+def _learnt(before: dict | None, event, *, paid: bool) -> dict:
+    """What the customer's profile becomes after ``event``, by its definition."""
+    after = dict(before) if before else {
+        "segment": event.segment, "payments": 0, "amount_sum_fen": 0, "amount_max_fen": 0,
+        "hours": [0] * 24, "first_seen_at": event.at, "last_active_at": None,
+        "last_payment_at": None, "last_region": "", "last_latitude": None,
+        "last_longitude": None, "last_located_at": None}
+    if paid:
+        hours = list(after["hours"] or [0] * 24)
+        hours[timezone.localtime(event.at).hour] += 1
+        after.update(payments=after["payments"] + 1, hours=hours, last_payment_at=event.at,
+                     amount_sum_fen=after["amount_sum_fen"] + event.amount_fen,
+                     amount_max_fen=max(after["amount_max_fen"], event.amount_fen))
+    after["last_active_at"] = max(filter(None, (after["last_active_at"], event.at)))
+    place = geo.place_of(event.ip)
+    if place.located:
+        after.update(last_region=place.region, last_latitude=place.latitude,
+                     last_longitude=place.longitude, last_located_at=event.at)
+    return after
+
+
+@pytest.mark.req("RK-05")
+def test_the_profile_learns_each_event_in_one_statement_as_defined(at):
+    Profile.objects.create(person_id=9, payments=2, amount_sum_fen=300, amount_max_fen=200,
+                           hours=[], last_region="上海", last_latitude=31.2, last_longitude=121.5,
+                           last_located_at=at - timedelta(days=1))
+    steps = [  # (person, paid, event time, IP, yuan): new by sign-in, by payment, hours [] ...
+        (7, False, at, BEIJING, 0), (7, True, at + timedelta(hours=1), URUMQI, 500),
+        (7, True, at + timedelta(minutes=30), "10.0.0.1", 80),  # earlier; placed, not located
+        (7, True, at + timedelta(hours=2), "198.18.0.1", 1_000), (8, True, at, URUMQI, 20),
+        (8, False, at - timedelta(hours=3), "", 0), (9, True, at, BEIJING, 100)]
+    seen = {9: {f: getattr(Profile.objects.get(person_id=9), f) for f in _PROFILE_FIELDS}}
+    for person, paid, when, ip, yuan in steps:
+        event = _pay(when, person=person, ip=ip, yuan=yuan, device="d")
+        if paid:
+            risk.payment_made(event)
+        else:
+            risk.signed_in(person_id=person, device="d", ip=ip, at=when)
+        seen[person] = _learnt(seen.get(person), event, paid=paid)
+        stored = Profile.objects.get(person_id=person)
+        assert {f: getattr(stored, f) for f in _PROFILE_FIELDS} == seen[person]
+    assert seen[7]["payments"] == 3 and seen[7]["last_region"] == "乌鲁木齐"
+    assert seen[8]["last_active_at"] == at and sum(seen[9]["hours"]) == 1

@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from wangyin.risk import geo, lists
-from wangyin.risk.models import Counter, ListSubject, PeerBaseline, Profile
+from wangyin.risk.models import Counter, ListSubject, PeerBaseline
 
 MINUTE, DAY = 60, 86_400
 SHARDS = 8
@@ -178,79 +179,103 @@ def observe(event) -> Observed:
         "speed_kmh": speed}, executing.total_seconds())
 
 
-def _bump(rows: list[tuple[str, int, datetime, int, int]], shard: int) -> None:
-    """Add (key, span, bucket, count, sum) to the counters in one statement, in key order
-    (concurrent transactions lock the same rows in the same order)."""
+def _bump(rows: list[tuple[str, int, datetime, int, int, int]]) -> None:
+    """Add (key, span, bucket, shard, count, sum) to the counters in one statement, in key
+    order (concurrent transactions lock the same rows in the same order)."""
     rows = sorted(r for r in rows if r[0])
     if not rows:
         return
     values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
-    params = [v for key, span, bucket, count, total in rows
-              for v in (key, span, bucket, shard, count, total)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO risk_counter (key, span, bucket, shard, count, sum_fen) "  # noqa: S608
             f"VALUES {values} ON CONFLICT (key, span, bucket, shard) DO UPDATE SET "
             "count = risk_counter.count + EXCLUDED.count, "
-            "sum_fen = risk_counter.sum_fen + EXCLUDED.sum_fen", params)
+            "sum_fen = risk_counter.sum_fen + EXCLUDED.sum_fen", [v for r in rows for v in r])
 
 
-def _profile(event) -> Profile:
-    profile, _created = Profile.objects.select_for_update().get_or_create(
-        person_id=event.person_id, defaults={"segment": event.segment, "hours": [0] * 24,
-                                             "first_seen_at": event.at})
-    return profile
+# The customer's profile learns from an event in one statement: created as ``Profile``
+# makes a new one when they have none (the VALUES: what the event makes of a new profile),
+# else updated under its row lock — seen at the later of the two times, at the event's place
+# when the IP table places it, and, for a payment, one more payment at its amount and local
+# hour (``hours`` counts them; an empty list counts as 24 zeros; ``EXCLUDED.amount_sum_fen``
+# is the payment's amount).
+_LEARN_SQL = (
+    "INSERT INTO risk_profile AS p (person_id, segment, payments, amount_sum_fen, "
+    "amount_max_fen, hours, first_seen_at, last_active_at, last_payment_at, last_region, "
+    "last_latitude, last_longitude, last_located_at) VALUES (%(person_id)s, %(segment)s, "
+    "%(payments)s, %(amount)s, %(amount_max)s, %(hours)s, %(at)s, %(at)s, %(paid_at)s, "
+    "%(region)s, %(latitude)s, %(longitude)s, %(located_at)s) "
+    "ON CONFLICT (person_id) DO UPDATE SET "
+    "last_active_at = greatest(p.last_active_at, EXCLUDED.last_active_at), "
+    "last_region = CASE WHEN %(located)s THEN EXCLUDED.last_region ELSE p.last_region END, "
+    "last_latitude = CASE WHEN %(located)s THEN EXCLUDED.last_latitude "
+    "ELSE p.last_latitude END, "
+    "last_longitude = CASE WHEN %(located)s THEN EXCLUDED.last_longitude "
+    "ELSE p.last_longitude END, "
+    "last_located_at = CASE WHEN %(located)s THEN EXCLUDED.last_located_at "
+    "ELSE p.last_located_at END{paid}")
+_PAID_SQL = (
+    ", payments = p.payments + 1, amount_sum_fen = p.amount_sum_fen + EXCLUDED.amount_sum_fen, "
+    "amount_max_fen = greatest(p.amount_max_fen, EXCLUDED.amount_sum_fen), "
+    "hours = CASE WHEN jsonb_array_length(p.hours) = 0 THEN EXCLUDED.hours "
+    "ELSE jsonb_set(p.hours, ARRAY[%(hour)s::int::text], "
+    "to_jsonb((p.hours ->> %(hour)s::int)::int + 1)) END, "
+    "last_payment_at = EXCLUDED.last_payment_at")
+_LEARN_SEEN_SQL, _LEARN_PAID_SQL = _LEARN_SQL.format(paid=""), _LEARN_SQL.format(paid=_PAID_SQL)
 
 
-def _seen(profile: Profile, event) -> list[str]:
-    profile.last_active_at = max(filter(None, (profile.last_active_at, event.at)))
+def _learn(event, *, paid: bool) -> None:
     place = geo.place_of(event.ip)
-    if place.located:
-        profile.last_region, profile.last_located_at = place.region, event.at
-        profile.last_latitude, profile.last_longitude = place.latitude, place.longitude
-    return ["last_active_at", "last_region", "last_latitude", "last_longitude",
-            "last_located_at"]
+    hour, amount = timezone.localtime(event.at).hour, event.amount_fen if paid else 0
+    hours = [0] * 24
+    if paid:
+        hours[hour] = 1
+    located = place.located
+    with connection.cursor() as cursor:
+        cursor.execute(_LEARN_PAID_SQL if paid else _LEARN_SEEN_SQL, {
+            "person_id": event.person_id, "segment": event.segment, "payments": int(paid),
+            "amount": amount, "amount_max": max(0, amount), "hours": Jsonb(hours),
+            "at": event.at, "paid_at": event.at if paid else None, "hour": hour,
+            "located": located, "region": place.region if located else "",
+            "latitude": place.latitude if located else None,
+            "longitude": place.longitude if located else None,
+            "located_at": event.at if located else None})
 
 
-def record_payment(event) -> None:
-    """Count a payment that was made (posted, sent or held) and learn from it."""
+def record_payment(event, *, credited_person_id: int | None = None) -> None:
+    """Count a payment that was made (posted, sent or held) — and the payee's inflow when
+    they bank here — and learn from it."""
     at, amount, shard = event.at, event.amount_fen, event.person_id % SHARDS
     keys = _keys(event)
     minute, day = _bucket(at, MINUTE), _bucket(at, DAY)
     bank = params()
     near = bank["structuring_floor_fen"] <= amount < bank["review_fen"]
-    _bump([(keys["person"], MINUTE, minute, 1, amount),
-           (keys["device"], MINUTE, minute, 1, amount),
-           (keys["ip"], MINUTE, minute, 1, amount),
-           (keys["payee"], MINUTE, minute, 1, amount),
-           (keys["pair"], DAY, day, 1, amount),
-           *([(keys["near"], MINUTE, minute, 1, amount)] if near else [])], shard)
-    profile = _profile(event)
-    profile.payments += 1
-    profile.amount_sum_fen += amount
-    profile.amount_max_fen = max(profile.amount_max_fen, amount)
-    hours = profile.hours or [0] * 24
-    hours[timezone.localtime(at).hour] += 1
-    profile.hours, profile.last_payment_at = hours, at
-    profile.save(update_fields=["payments", "amount_sum_fen", "amount_max_fen", "hours",
-                                "last_payment_at", *_seen(profile, event)])
+    _bump([(keys["person"], MINUTE, minute, shard, 1, amount),
+           (keys["device"], MINUTE, minute, shard, 1, amount),
+           (keys["ip"], MINUTE, minute, shard, 1, amount),
+           (keys["payee"], MINUTE, minute, shard, 1, amount),
+           (keys["pair"], DAY, day, shard, 1, amount),
+           *([(keys["near"], MINUTE, minute, shard, 1, amount)] if near else []),
+           *([(f"in:{credited_person_id}", MINUTE, minute, credited_person_id % SHARDS, 1,
+               amount)] if credited_person_id else [])])
+    _learn(event, paid=True)
 
 
 def record_activity(event) -> None:
     """Remember where and when the customer was last seen (a sign-in)."""
-    profile = _profile(event)
-    profile.save(update_fields=_seen(profile, event))
+    _learn(event, paid=False)
 
 
 def record_credit(*, person_id: int, amount_fen: int, at: datetime) -> None:
     """Money the customer received (for "rapid in-and-out")."""
-    _bump([(f"in:{person_id}", MINUTE, _bucket(at, MINUTE), 1, amount_fen)],
-          person_id % SHARDS)
+    _bump([(f"in:{person_id}", MINUTE, _bucket(at, MINUTE), person_id % SHARDS, 1,
+            amount_fen)])
 
 
 def record_failed_login(*, ip: str | None, at: datetime) -> None:
     if ip:
-        _bump([(f"lf:{ip}", MINUTE, _bucket(at, MINUTE), 1, 0)], 0)
+        _bump([(f"lf:{ip}", MINUTE, _bucket(at, MINUTE), 0, 1, 0)])
 
 
 def counters_prune(*, now: datetime) -> int:

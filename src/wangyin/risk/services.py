@@ -145,10 +145,7 @@ def payment_made(event: Event, *, credited_person_id: int | None = None) -> None
     """Count a payment that was made (posted, sent to clearing or held) in the windows and
     the payer's baseline, and the payee's inflow when they bank here — in the payment's
     transaction."""
-    features.record_payment(event)
-    if credited_person_id:
-        features.record_credit(person_id=credited_person_id, amount_fen=event.amount_fen,
-                               at=event.at)
+    features.record_payment(event, credited_person_id=credited_person_id)
 
 
 def money_held(*, person_id: int, at: datetime) -> None:
