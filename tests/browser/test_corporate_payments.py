@@ -7,12 +7,11 @@ execution runs)."""
 
 # ruff: noqa: F811 - pytest fixtures imported as parameters
 
-import re
-import threading
 
 import pytest
 
-from tests.browser.test_login import _captcha_answer, _click_password, _shot
+from tests.browser.corporate import key_agent, sign_in, sign_on_key
+from tests.browser.test_login import _shot
 from tests.corporate.approving import payee  # noqa: F401 -- fixture
 from tests.corporate.conftest import (  # noqa: F401 -- fixtures
     PASSWORD,
@@ -22,86 +21,26 @@ from tests.corporate.conftest import (  # noqa: F401 -- fixtures
     now,
     service,
 )
-from wangyin.authn import certificates
 from wangyin.corporate.models import Approval, Instruction, InstructionStatus
-from wangyin.notify.models import SmsMessage
-from wangyin_sdk.agent import Agent, serve
-from wangyin_sdk.usbkey import SoftUsbKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PIN = "246810"
 
 
 @pytest.fixture
 def agents(tmp_path, live_server, enterer, authoriser, now):
-    """Each operator's USB-Key for the company, its certificate installed, served by its
-    own agent (one computer each); the agents' URLs by operator."""
-    servers, urls = [], {}
-    for n, operator in enumerate((enterer, authoriser)):
-        serial = f"UK7900010{n}"
-        device = tmp_path / f"usbkey-{n}.json"
-        key = SoftUsbKey(serial, PIN, confirm=lambda text: True, path=device)
-        _key, reference = certificates.usb_key_bind(
-            person_id=operator.person_id,
-            serial=serial,
-            staff="staff:teller1",
-            at=now,
-            company_id=operator.service.company_id,
-        )
-        code = re.search(
-            r"授权码 (\d{8})",
-            SmsMessage.objects.filter(purpose="authn.cert_code").latest("id").body,
-        ).group(1)
-        issued = certificates.usb_key_enrol(
-            person=operator.person,
-            reference_code=reference,
-            authorisation_code=code,
-            request_der=key.signing_request(PIN),
-            at=now,
-            company_id=operator.service.company_id,
-        )
-        key.install(bytes(issued.der))
-        server = serve(Agent(device, {live_server.url}), port=0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        urls[operator.pk] = f"http://127.0.0.1:{server.server_address[1]}"
-    yield urls
-    for server in servers:
-        server.shutdown()
-
-
-def _sign_on_the_key(page, shot=""):
-    """Press the page's USB-Key button, confirm on the key's window with the PIN."""
-    with page.expect_popup() as opened:
-        page.click("#usbkey-sign")
-    popup = opened.value
-    popup.wait_for_url("**/confirm/**")
-    popup.wait_for_selector("#pin")
-    shown = popup.inner_text("#shown")
-    assert shown == page.inner_text("#usbkey-payload")  # the key shows what the page shows
-    if shot:
-        _shot(popup, shot)
-    popup.fill("#pin", PIN)
-    popup.click("#confirm")
-    page.wait_for_selector("#usbkey-state:has-text('✓')")
-    return shown
+    """Each operator's USB-Key for the company, served by its own agent (one computer
+    each); the agents' URLs by operator."""
+    with key_agent(enterer, serial="UK79000100", device=tmp_path / "usbkey-0.json",
+                   origin=live_server.url, at=now) as entering, \
+         key_agent(authoriser, serial="UK79000101", device=tmp_path / "usbkey-1.json",
+                   origin=live_server.url, at=now) as authorising:
+        yield {enterer.pk: entering, authoriser.pk: authorising}
 
 
 def _sign_in(page, live_server, operator, settings, agents):
     settings.USBKEY_AGENT_URL = agents[operator.pk]  # this operator's computer
-    page.goto(live_server.url + "/corp/login/")
-    page.fill("#service_number", operator.service.number)
-    page.fill("#operator_code", operator.code)
-    page.fill("#captcha", _captcha_answer(page))
-    page.click("button.primary")
-    page.wait_for_url("**/corp/login/password/")
-    _click_password(page, PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url("**/corp/login/verify/")
-    _sign_on_the_key(page)
-    page.click("#verify-confirm")
-    page.wait_for_url("**/corp/home/")
+    sign_in(page, live_server, operator)
 
 
 @pytest.mark.req("FC-02", "TX-02", "TX-04", "FA-05", "CH-02")
@@ -136,7 +75,7 @@ def test_one_operator_enters_a_payment_and_another_authorises_it_with_the_usb_ke
     assert "三月货款" in page.inner_text("#instruction-purpose")
     assert "录入" in page.inner_text("#instruction-history")
     _shot(page, "corp-approval")
-    shown = _sign_on_the_key(page, "corp-approval-key-window")
+    shown = sign_on_key(page, "corp-approval-key-window")
     assert f"付款指令{instruction.pk}" in shown and "12,345.67" in shown and "李四" in shown
     assert "审批企业付款" in shown
     page.click("#approve-confirm")
