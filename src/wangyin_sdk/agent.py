@@ -11,8 +11,16 @@ its form accepts posts from itself only. The bank's page then collects the resul
     wangyin-usbkey new --device var/usbkey/mykey.json --serial WY2026000123
     wangyin-usbkey serve --device var/usbkey/mykey.json --origin https://ebank.example.cn
 
+Several keys (``--device`` again for each, like several USB-Keys plugged in — one person's
+personal and company keys, or the keys of several operators on one test machine): a
+request may name the key by its ``serial``; otherwise the agent's own page asks the holder
+which key to use, next to the PIN. The bank's page never chooses for the holder, and a
+certificate is written to the key whose key pair it certifies.
+
 HTTP interface (JSON; CORS for the bank origin):
-``GET /status``; ``POST /requests`` ``{"kind": "csr"}`` or ``{"kind": "sign", "payload"}``
+``GET /status`` → ``{"serial", "certificate", "locked", "keys": [{"serial",
+"certificate", "locked"}, ...]}`` (the top-level fields: the first key); ``POST /requests``
+``{"kind": "csr"}`` or ``{"kind": "sign", "payload"}``, optionally with ``"serial"``
 → ``{"id", "confirm_url"}``; ``GET /requests/<id>`` → ``{"state": "pending" | "done" |
 "refused", "result", "error"}``; ``POST /certificate`` ``{"certificate"}`` (base64 DER).
 """
@@ -29,6 +37,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,26 +70,48 @@ class Pending:
     result: str = ""
     error: str = ""
     message: str = ""
+    serial: str = ""  # the key the request names; "" to ask the holder (several keys)
+    chosen: str = ""  # the key the holder chose last on the agent's page
 
 
 class Agent:
-    """One USB-Key and the requests waiting for its holder. Thread-safe."""
+    """The USB-Keys plugged in (one or several device files) and the requests waiting for
+    their holder. Thread-safe."""
 
-    def __init__(self, key_path: Path, origins: set[str]) -> None:
+    def __init__(self, key_paths: Path | str | Iterable[Path | str], origins: set[str]) -> None:
         self._lock = threading.Lock()
         self._pressed: str | None = None
-        self.key = SoftUsbKey.open(key_path, confirm=lambda text: text == self._pressed)
+        paths = [key_paths] if isinstance(key_paths, Path | str) else list(key_paths)
+        if not paths:
+            raise UsbKeyError("no USB-Key")
+        self.keys: dict[str, SoftUsbKey] = {}
+        for path in paths:
+            key = SoftUsbKey.open(Path(path), confirm=lambda text: text == self._pressed)
+            if key.serial in self.keys:
+                raise UsbKeyError(f"two keys with serial {key.serial}")
+            self.keys[key.serial] = key
         self.origins = origins
         self.requests: dict[str, Pending] = {}
 
-    def status(self) -> dict:
-        return {"serial": self.key.serial, "certificate": self.key.certificate is not None,
-                "locked": self.key.locked}
+    @property
+    def key(self) -> SoftUsbKey:
+        """The first key (the only one, when one is plugged in)."""
+        return next(iter(self.keys.values()))
 
-    def open_request(self, kind: str, payload: str) -> str:
+    def status(self) -> dict:
+        keys = [{"serial": k.serial, "certificate": k.certificate is not None,
+                 "locked": k.locked} for k in self.keys.values()]
+        return {**keys[0], "keys": keys}
+
+    def open_request(self, kind: str, payload: str, serial: str = "") -> str:
+        if serial and serial not in self.keys:
+            raise UsbKeyError("no such USB-Key")
+        if not serial and len(self.keys) == 1:
+            serial = self.key.serial
         if kind == "csr":
-            shown = f"申请U盾证书 Certificate request\n序列号 {self.key.serial}\n" \
-                    "将在U盾内生成新的密钥对 A new key pair is made inside the key"
+            shown = "申请U盾证书 Certificate request\n" + (
+                f"序列号 {serial}\n" if serial else "") + \
+                "将在U盾内生成新的密钥对 A new key pair is made inside the key"
         elif kind == "sign":
             try:
                 shown = display_text(payload)
@@ -92,7 +123,8 @@ class Agent:
             self.requests = {rid: r for rid, r in self.requests.items()
                              if r.state == "pending" and not self._expired(r)}
             request_id = secrets.token_urlsafe(12)
-            self.requests[request_id] = Pending(kind=kind, payload=payload, shown=shown)
+            self.requests[request_id] = Pending(kind=kind, payload=payload, shown=shown,
+                                                serial=serial)
         return request_id
 
     @staticmethod
@@ -105,8 +137,10 @@ class Agent:
             request.state, request.error = "refused", "expired"
         return request
 
-    def confirm(self, request_id: str, token: str, pin: str, pressed: bool) -> Pending | None:
-        """The holder answered on the key's screen: the PIN and confirm, or cancel."""
+    def confirm(self, request_id: str, token: str, pin: str, pressed: bool,
+                serial: str = "") -> Pending | None:
+        """The holder answered on the key's screen: the PIN and confirm, or cancel; with
+        several keys and none named by the request, the key they chose (``serial``)."""
         with self._lock:
             request = self.request(request_id)
             if (request is None or request.state != "pending"
@@ -115,12 +149,17 @@ class Agent:
             if not pressed:
                 request.state, request.error = "refused", "cancelled"
                 return request
+            key = self.keys.get(request.serial or serial)
+            if key is None:
+                request.message = "请选择U盾 Choose the USB-Key"
+                return request
+            request.chosen = key.serial
             try:
                 if request.kind == "csr":
-                    result = self.key.signing_request(pin)
+                    result = key.signing_request(pin)
                 else:
                     self._pressed = request.shown
-                    result = self.key.sign(request.payload, pin)
+                    result = key.sign(request.payload, pin)
             except WrongPin as exc:
                 request.message = f"PIN错误，还可尝试 {exc.tries_left} 次 " \
                                   f"Wrong PIN, {exc.tries_left} tries left"
@@ -137,13 +176,23 @@ class Agent:
                 self._pressed = None
             return request
 
-    def install(self, certificate_b64: str) -> None:
+    def install(self, certificate_b64: str) -> str:
+        """Write the certificate to the key whose key pair it certifies; returns its
+        serial."""
         try:
             der = base64.b64decode(certificate_b64, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise UsbKeyError("not a certificate") from exc
         with self._lock:
-            self.key.install(der)
+            refused = None
+            for key in self.keys.values():
+                try:
+                    key.install(der)
+                except UsbKeyError as exc:
+                    refused = exc
+                else:
+                    return key.serial
+            raise refused
 
 
 def _page(title: str, body: str) -> bytes:
@@ -239,13 +288,14 @@ def handler_for(agent: Agent, own_origin: str) -> type[BaseHTTPRequestHandler]:
                 data = json.loads(self._body() or b"{}")
                 if parts == ["requests"]:
                     request_id = agent.open_request(str(data.get("kind", "")),
-                                                    str(data.get("payload", "")))
+                                                    str(data.get("payload", "")),
+                                                    str(data.get("serial") or ""))
                     self._json(201, {"id": request_id,
                                      "confirm_url": f"{own_origin}/confirm/{request_id}"},
                                origin)
                 elif parts == ["certificate"]:
-                    agent.install(str(data.get("certificate", "")))
-                    self._json(200, {"installed": True}, origin)
+                    serial = agent.install(str(data.get("certificate", "")))
+                    self._json(200, {"installed": True, "serial": serial}, origin)
                 else:
                     self._json(404, {"error": "not found"}, origin)
             except (UsbKeyError, ValueError, AttributeError) as exc:
@@ -258,12 +308,26 @@ def handler_for(agent: Agent, own_origin: str) -> type[BaseHTTPRequestHandler]:
                 self._send(410, _page("U盾", "<p>这个请求已经结束。This request has ended.</p>"),
                            "text/html; charset=utf-8")
                 return
-            body = (f"<p>U盾 {html.escape(agent.key.serial)} 将签署 will sign:</p>"
+            if request.serial:
+                head, choice = f"U盾 {html.escape(request.serial)} 将签署 will sign:", ""
+            else:  # several keys plugged in: the holder picks theirs here, not the page
+                head = "U盾将签署 The USB-Key will sign:"
+                choice = ("<fieldset id='keys'><legend>使用哪个U盾 Which USB-Key</legend>"
+                          + "".join(
+                              f"<label><input type='radio' name='key' "
+                              f"value='{html.escape(key.serial)}'"
+                              f"{' checked' if key.serial == request.chosen else ''}> "
+                              f"{html.escape(key.serial)}"
+                              f"{'' if key.certificate else '（无证书 no certificate）'}"
+                              "</label><br>"
+                              for key in agent.keys.values())
+                          + "</fieldset>")
+            body = (f"<p>{head}</p>"
                     f"<pre id='shown'>{html.escape(request.shown)}</pre>"
                     + (f"<p class='error' id='message'>{html.escape(message)}</p>"
                        if message else "")
                     + f"<form method='post' action='/confirm/{html.escape(request_id)}'>"
-                    f"<input type='hidden' name='token' value='{request.token}'>"
+                    f"<input type='hidden' name='token' value='{request.token}'>" + choice +
                     "<label for='pin'>U盾密码 PIN</label><br>"
                     "<input id='pin' name='pin' type='password' inputmode='numeric' "
                     "autocomplete='off' maxlength='12' autofocus><br>"
@@ -278,13 +342,14 @@ def handler_for(agent: Agent, own_origin: str) -> type[BaseHTTPRequestHandler]:
                 self._send(403, b"", "text/plain")
                 return
             try:
-                form = parse_qs(self._body().decode(), max_num_fields=4)
+                form = parse_qs(self._body().decode(), max_num_fields=5)
             except (UsbKeyError, UnicodeDecodeError, ValueError):
                 self._send(400, b"", "text/plain")
                 return
             request = agent.confirm(request_id, form.get("token", [""])[0],
                                     form.get("pin", [""])[0],
-                                    form.get("action", [""])[0] == "confirm")
+                                    form.get("action", [""])[0] == "confirm",
+                                    form.get("key", [""])[0])
             if request is not None and request.state == "pending":
                 self._confirm_page(request_id, request.message)
                 return
@@ -316,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("--device", type=Path, required=True)
     new.add_argument("--serial", required=True)
     run = commands.add_parser("serve", help="let the bank's web pages reach the key")
-    run.add_argument("--device", type=Path, required=True)
+    run.add_argument("--device", type=Path, action="append", required=True,
+                     help="a key's device file; again for each key plugged in")
     run.add_argument("--origin", action="append", required=True,
                      help="the bank's web origin, e.g. https://ebank.example.cn")
     run.add_argument("--port", type=int, default=DEFAULT_PORT)

@@ -37,11 +37,12 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
     counts = (Person.objects.count(), Company.objects.count(),
               CustomerAccount.objects.count(), Account.objects.count(),
               Journal.objects.count())
-    assert counts == (3, 1, 5, 10, 605)  # 5 GL accounts
+    assert counts == (7, 1, 5, 10, 605)  # 5 GL accounts; the company's 4 operators
     assert {login["login"] for login in first.logins} == {"zhangwei", "linademo", "teller01",
                                                          "auditor01", "secadmin01", "risk01",
                                                          "riskhq01"}
     assert first.journals_posted == 605
+    assert first.corporate["service"] and len(first.corporate["operators"]) == 4
     # Other banks: the directory is loaded, the sandbox knows their accounts, and the
     # clearing suspense holds nothing (the history settled through the reserve).
     from wangyin.payments import directory, settlement
@@ -101,6 +102,14 @@ def test_demo_command_prints_masked_accounts(capsys):
     for number in numbers:
         assert number not in out and f"{number[:4]}" in out
     assert "teller01" in out and "TOTP secret" in out
+    from wangyin.corporate.models import CorporateService
+    from wangyin.ops.demo import demo_credentials
+    creds = demo_credentials()
+    assert f"service number {CorporateService.objects.get().number}" in out
+    for code, serial in (("admin", "WYDEMO0011"), ("pay01", "WYDEMO0012"),
+                         ("chk01", "WYDEMO0013"), ("auth01", "WYDEMO0014")):
+        assert f"{code:<7} password {creds['corp_' + code]}  USB-Key {serial} PIN " \
+               f"{creds['corp_' + code + '_pin']}" in out
     call_command("demo", history_size=250)
     assert "already loaded" in capsys.readouterr().out
 
@@ -144,3 +153,160 @@ def test_demo_fraud_raises_cases_the_risk_desk_can_work(at):
     assert {"new_payee_night_large", "new_device_large", "impossible_travel",
             "black_list"} <= set(zhang.reasons)
     assert Case.objects.filter(subject=f"ip:{SPRAY_IP}").exists()
+
+
+# --- corporate internet banking (#7) -----------------------------------------------------
+
+
+def _real_now():
+    """Real time: the operators' certificates chain to a CA root made at real time."""
+    from django.utils import timezone
+
+    return timezone.now().replace(microsecond=0)
+
+
+def _key(entry):
+    from wangyin_sdk.usbkey import SoftUsbKey
+
+    return SoftUsbKey.open(entry["device"], confirm=lambda text: True)
+
+
+def _signin(entry, service_number, now):
+    """An operator signs in as on the page: service number, code, password, then their
+    USB-Key signs the sign-in challenge."""
+    import base64
+
+    from wangyin.corporate import signin
+
+    ticket = signin.password_check(service_number=service_number, operator_code=entry["code"],
+                                   password=entry["password"], ip="127.0.0.1", device="demo",
+                                   user_agent="test", at=now)
+    assert ticket.factor == "USBKEY"
+    challenge = signin.signin_challenge(login_id=ticket.pk, ip="127.0.0.1", device="demo",
+                                        at=now)
+    signature = _key(entry).sign(challenge.sign_payload, entry["pin"])
+    session = signin.signin_complete(login_id=ticket.pk, ip="127.0.0.1", device="demo",
+                                     user_agent="test", at=now,
+                                     codes={"USBKEY": base64.b64encode(signature).decode()})
+    return session.operator
+
+
+def _approve(entry, operator, instruction, now):
+    import base64
+
+    from wangyin.corporate import approvals
+
+    challenge = approvals.approval_challenge(operator, instruction.pk, now)
+    signature = base64.b64encode(_key(entry).sign(challenge.sign_payload, entry["pin"]))
+    approvals.approval_verify(operator, instruction.pk, challenge.pk, signature.decode(), now)
+    return approvals.approve(operator, instruction.pk, challenge.pk, now)
+
+
+@pytest.mark.django_db
+@pytest.mark.req("FC-02", "ON-04", "ON-10")
+def test_demo_company_has_an_administrator_and_three_operators(own_var_dir):
+    from wangyin.authn import certificates
+    from wangyin.authn.models import Certificate, Signature
+    from wangyin.corporate import approvals, signin
+    from wangyin.corporate.models import ApprovalPolicy, CorporateService, Operator
+
+    now = _real_now()
+    first = load_demo(now=now, history_size=250)
+    service = CorporateService.objects.get()
+    assert service.edition == "STANDARD" and service.status == "ACTIVE"
+    company_accounts = set(CustomerAccount.objects.filter(company=service.company)
+                           .values_list("pk", flat=True))
+    assert set(service.accounts.values_list("account_id", flat=True)) == company_accounts
+    assert first.corporate["service"] == service.number
+    operators = {o.code: o for o in Operator.objects.filter(service=service)}
+    assert set(operators) == {"admin", "pay01", "chk01", "auth01"}
+    assert operators["admin"].is_admin and operators["admin"].roles == []
+    assert {code: operators[code].roles for code in ("pay01", "chk01", "auth01")} == {
+        "pay01": ["ENTER"], "chk01": ["CHECK"], "auth01": ["AUTHORISE"]}
+    entries = {e["code"]: e for e in first.corporate["operators"]}
+    for code, operator in operators.items():
+        assert operator.status == "ACTIVE" and not operator.must_change_password
+        if not operator.is_admin:
+            assert set(operator.scopes.values_list("account_id", flat=True)) == \
+                company_accounts
+        # The printed password works (a ticket for the USB-Key's step), the key on its
+        # device file holds this operator's certificate for the company.
+        ticket = signin.password_check(service_number=service.number, operator_code=code,
+                                       password=entries[code]["password"], ip=None,
+                                       device="t", user_agent="", at=now)
+        assert ticket.factor == "USBKEY"
+        certificate = certificates.certificate_for(operator.person, "USBKEY",
+                                                   company_id=service.company_id)
+        key = _key(entries[code])
+        assert key.serial == entries[code]["usb_key"] == certificate.usb_key.serial
+        assert key.certificate == bytes(certificate.der)
+        assert entries[code]["device"].startswith(str(own_var_dir / "demo"))
+    # The policy the demo shows, signed by the administrator's key.
+    policy = approvals.live_policy(service)
+    assert policy.version == 2 and policy.signature.certificate.person == \
+        operators["admin"].person
+    assert sorted((t.up_to_fen or 0, t.checkers, t.authorisers) for t in policy.tiers.all()) \
+        == [(0, 1, 1), (10_000_000, 0, 1)]
+    # Printed by the demo command, with zhangwei's key, for the one agent.
+    from wangyin.ops.demo import demo_usb_key_paths
+    assert len(demo_usb_key_paths()) == 5
+
+    counts = (Operator.objects.count(), Certificate.objects.count(),
+              Signature.objects.count(), ApprovalPolicy.objects.count(),
+              CorporateService.objects.count(), Person.objects.count())
+    devices = {e["device"]: open(e["device"]).read() for e in first.corporate["operators"]}
+    again = load_demo(now=now, history_size=250)
+    assert again.created == []
+    assert again.corporate == first.corporate
+    assert (Operator.objects.count(), Certificate.objects.count(), Signature.objects.count(),
+            ApprovalPolicy.objects.count(), CorporateService.objects.count(),
+            Person.objects.count()) == counts
+    assert {path: open(path).read() for path in devices} == devices
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db
+@pytest.mark.req("FC-02", "TX-02", "TX-06")
+def test_demo_operators_enter_check_and_authorise_payments(own_var_dir):
+    """What a person clicks after ``make run``: pay01 signs in with the key and enters
+    ¥5,000 to zhangwei, auth01 authorises it alone; ¥150,000 needs chk01 first. Both are
+    paid."""
+    from wangyin.corporate import approvals, execution
+    from wangyin.corporate.errors import CorporateError
+
+    now = _real_now()
+    result = load_demo(now=now, history_size=250)
+    entries = {e["code"]: e for e in result.corporate["operators"]}
+    number = result.corporate["service"]
+    pay01, chk01, auth01 = (_signin(entries[c], number, now)
+                            for c in ("pay01", "chk01", "auth01"))
+    basic = CustomerAccount.objects.get(product="CORPORATE_BASIC")
+    zhang = CustomerAccount.objects.get(product="PERSONAL_I")
+
+    def enter(yuan: int, key: str):
+        return approvals.instruction_enter(
+            pay01, debit_account_id=basic.pk, payee_account=zhang.number, payee_name="张伟",
+            amount_fen=yuan * 100, purpose="货款", idempotency_key=key, at=now)
+
+    small = enter(5_000, "demo-small")
+    assert small.status == "ENTERED"
+    with pytest.raises(CorporateError):  # the entering operator cannot authorise
+        approvals.approval_challenge(pay01, small.pk, now)
+    _approve(entries["auth01"], auth01, small, now)
+    small.refresh_from_db()
+    assert small.status == "AUTHORISED"
+
+    large = enter(150_000, "demo-large")
+    with pytest.raises(CorporateError):  # above ¥100,000 the check comes first
+        approvals.approval_challenge(auth01, large.pk, now)
+    _approve(entries["chk01"], chk01, large, now)
+    large.refresh_from_db()
+    assert large.status == "CHECKED"
+    _approve(entries["auth01"], auth01, large, now)
+
+    before = zhang.ledger_account.balance
+    for instruction in (small, large):
+        assert execution.instruction_execute(instruction.pk, now).status == "EXECUTED"
+    zhang.ledger_account.refresh_from_db()
+    assert zhang.ledger_account.balance - before == 15_500_000
+    assert ledger_verify().ok

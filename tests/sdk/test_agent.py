@@ -100,7 +100,8 @@ def test_only_the_bank_origin_reaches_the_key(agent):
     assert headers["Access-Control-Allow-Private-Network"] == "true"
     status, headers, body = _call(base + "/status")
     assert status == 200 and headers["Access-Control-Allow-Origin"] == BANK
-    assert json.loads(body) == {"serial": SERIAL, "certificate": False, "locked": False}
+    key = {"serial": SERIAL, "certificate": False, "locked": False}
+    assert json.loads(body) == {**key, "keys": [key]}
 
 
 @pytest.mark.req("FA-05", "ON-09", "TX-04", "TX-03")
@@ -170,3 +171,107 @@ def test_a_certificate_for_another_key_is_not_installed(agent):
                             data={"certificate": base64.b64encode(der).decode()})
     assert status == 400 and "not for this key" in body
     assert _call(base + "/certificate", data={"certificate": "%%%"})[0] == 400
+
+
+# --- several keys plugged in ---------------------------------------------------------------
+
+OTHER = "WY2026000888"
+OTHER_PIN = "975310"
+
+
+@pytest.fixture
+def two_keys(tmp_path):
+    """An agent holding two keys (the demo's operators on one machine)."""
+    devices = [tmp_path / "a.json", tmp_path / "b.json"]
+    SoftUsbKey(SERIAL, PIN, confirm=lambda text: False, path=devices[0])
+    SoftUsbKey(OTHER, OTHER_PIN, confirm=lambda text: False, path=devices[1])
+    server = serve(Agent(devices, {BANK}), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", devices
+    server.shutdown()
+
+
+def _enrol_key(base, serial, pin, *, name_it: bool):
+    """Enrol one of several keys: named by the request, or chosen on the agent's page."""
+    data = {"kind": "csr", **({"serial": serial} if name_it else {})}
+    answer = json.loads(_call(base + "/requests", data=data)[2])
+    page = _call(answer["confirm_url"], origin=None)[2]
+    token = re.search(r"name='token' value='([^']+)'", page).group(1)
+    press = {"token": token, "pin": pin, "action": "confirm"}
+    if not name_it:
+        assert f"value='{SERIAL}'" in page and f"value='{OTHER}'" in page
+        press["key"] = serial
+    else:
+        assert "name='key'" not in page and serial in page
+    assert _call(f"{base}/confirm/{answer['id']}", origin=base, form=True, data=press)[0] == 200
+    request = pki.request_parse(base64.b64decode(_state(base, answer["id"])["result"]))
+    assert request.subject["serial_number"] == serial
+    _s, der, _nb, _na = ca.issue(request=request, common_name="x", serial_number=serial,
+                                 at=datetime.now(UTC))
+    status, _, body = _call(base + "/certificate",
+                            data={"certificate": base64.b64encode(der).decode()})
+    assert status == 200 and json.loads(body)["serial"] == serial  # written to that key
+    return pki.certificate_load(der)
+
+
+@pytest.mark.req("FA-05")
+def test_several_keys_the_request_names_one_or_the_holder_chooses(two_keys):
+    base, devices = two_keys
+    status = json.loads(_call(base + "/status")[2])
+    assert [k["serial"] for k in status["keys"]] == [SERIAL, OTHER]
+    first = _enrol_key(base, SERIAL, PIN, name_it=True)
+    other = _enrol_key(base, OTHER, OTHER_PIN, name_it=False)
+    assert SoftUsbKey.open(devices[1], confirm=lambda t: True).certificate == other.dump()
+    assert SoftUsbKey.open(devices[0], confirm=lambda t: True).certificate == first.dump()
+    # A signature with no key named: the page asks which key; without a choice nothing is
+    # signed and the request waits; the chosen key signs with its own PIN.
+    request_id, token, page = _ask(base, "sign", PAYLOAD)
+    assert "name='key'" in page and "李娜" in page
+    _status, _, page = _press(base, request_id, token, OTHER_PIN)
+    assert "请选择U盾" in page and _state(base, request_id)["state"] == "pending"
+    status, _, _ = _call(f"{base}/confirm/{request_id}", origin=base, form=True,
+                         data={"token": token, "pin": OTHER_PIN, "action": "confirm",
+                               "key": OTHER})
+    signature = base64.b64decode(_state(base, request_id)["result"])
+    assert pki.SUITES["sm2"].verify(pki.public_der_of(other), signature, PAYLOAD.encode())
+    assert not pki.SUITES["sm2"].verify(pki.public_der_of(first), signature,
+                                        PAYLOAD.encode())
+    # A request that names a key signs with it, its PIN only; an unknown serial is refused.
+    answer = json.loads(_call(base + "/requests", data={"kind": "sign", "payload": PAYLOAD,
+                                                         "serial": SERIAL})[2])
+    page = _call(answer["confirm_url"], origin=None)[2]
+    token = re.search(r"name='token' value='([^']+)'", page).group(1)
+    assert "name='key'" not in page
+    _status, _, page = _press(base, answer["id"], token, OTHER_PIN)
+    assert "还可尝试 5 次" in page
+    _press(base, answer["id"], token, PIN)
+    signature = base64.b64decode(_state(base, answer["id"])["result"])
+    assert pki.SUITES["sm2"].verify(pki.public_der_of(first), signature, PAYLOAD.encode())
+    assert _call(base + "/requests", data={"kind": "sign", "payload": PAYLOAD,
+                                           "serial": "WY-NOT-HERE"})[0] == 400
+
+
+@pytest.mark.req("FA-05")
+def test_the_command_serves_several_devices(tmp_path, monkeypatch):
+    """``wangyin-usbkey serve --device A --device B`` holds both keys."""
+    from wangyin_sdk import agent as module
+
+    devices = [tmp_path / "a.json", tmp_path / "b.json"]
+    SoftUsbKey(SERIAL, PIN, confirm=lambda text: False, path=devices[0])
+    SoftUsbKey(OTHER, OTHER_PIN, confirm=lambda text: False, path=devices[1])
+    seen = {}
+
+    class Server:
+        server_address = ("127.0.0.1", 1)
+
+        def serve_forever(self):
+            raise KeyboardInterrupt
+
+    def fake_serve(agent, *, port):
+        seen["serials"], seen["port"] = list(agent.keys), port
+        return Server()
+
+    monkeypatch.setattr(module, "serve", fake_serve)
+    assert module.main(["serve", "--device", str(devices[0]), "--device", str(devices[1]),
+                        "--origin", BANK, "--port", "9999"]) == 0
+    assert seen == {"serials": [SERIAL, OTHER], "port": 9999}

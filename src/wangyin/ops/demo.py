@@ -9,6 +9,7 @@ is read back from the first opening journal.
 
 from __future__ import annotations
 
+import base64
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -79,6 +80,7 @@ class DemoResult:
     tokens: list[dict] = field(default_factory=list)
     card_pdf: str = ""
     usb_key: dict = field(default_factory=dict)
+    corporate: dict = field(default_factory=dict)
     face_camera: str = ""
     journals_posted: int = 0
     other_banks: list[dict] = field(default_factory=list)
@@ -111,6 +113,7 @@ def load_demo(*, now: datetime | None = None, history_size: int = HISTORY_SIZE) 
     result.customers.append({"name": COMPANY["name"], "product": "CORPORATE",
                              "account": ", ".join(a.number for a in company_accounts)})
     _logins(now, people, result)
+    _corporate(now, company_accounts, result)
     _face(now, people[1], result)
     _other_banks(result)
     _calendar(result)
@@ -178,6 +181,9 @@ def demo_credentials() -> dict:
             "riskhq01": "RiskHQ-" + secrets.token_urlsafe(9),
             "totp_hex": secrets.token_hex(20),
             "usbkey_pin": f"{secrets.randbelow(10**6):06d}",
+            **{f"corp_{o.code}": generate_initial_password() + "c3" for o in CORPORATE_OPERATORS},
+            **{f"corp_{o.code}_pin": f"{secrets.randbelow(10**6):06d}"
+               for o in CORPORATE_OPERATORS},
         })
 
     text = key_file("demo_logins", env="(demo only)", generate=generate)
@@ -426,6 +432,256 @@ def _company(now: datetime, result: DemoResult):
             result.created.append(f"{product} account of {COMPANY['name']}")
         opened.append(accounts[product])
     return opened
+
+
+# --- corporate internet banking -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoOperator:
+    code: str
+    name: str
+    id17: str
+    phone: str
+    roles: tuple[str, ...]  # empty for the administrator
+    serial: str  # the software USB-Key's serial
+
+    @property
+    def is_admin(self) -> bool:
+        return not self.roles
+
+
+# The administrator (the company's contact 陈静) and three operators, one per step.
+CORPORATE_OPERATORS = (
+    DemoOperator("admin", "陈静", "36070219880615202", "18907970009", (), "WYDEMO0011"),
+    DemoOperator("pay01", "周磊", "36070219900303101", "13607970011", ("ENTER",),
+                 "WYDEMO0012"),
+    DemoOperator("chk01", "吴敏", "36070219870911202", "13607970012", ("CHECK",),
+                 "WYDEMO0013"),
+    DemoOperator("auth01", "郑浩", "36070219750520101", "13607970013", ("AUTHORISE",),
+                 "WYDEMO0014"),
+)
+CORPORATE_EDITION = "STANDARD"
+# The approval policy the demo shows: up to ¥100,000 one authorisation; above it one check
+# and one authorisation.
+CORPORATE_POLICY = ((10_000_000, 0, 1), (None, 1, 1))  # (up to fen, checkers, authorisers)
+CORPORATE_ROLE_WORDS = {"ENTER": "entering 录入", "CHECK": "checking 复核",
+                        "AUTHORISE": "authorising 授权"}
+
+
+def demo_corporate_key_path(serial: str):
+    from wangyin.core.paths import var_dir
+
+    return var_dir() / "demo" / f"usbkey-{serial}.json"
+
+
+def demo_usb_key_paths() -> list:
+    """Every demo software USB-Key that exists (zhangwei's and the company's operators'),
+    for the one U盾 agent ``wangyin run`` starts."""
+    paths = [demo_usb_key_path()] + [demo_corporate_key_path(o.serial)
+                                      for o in CORPORATE_OPERATORS]
+    return [path for path in paths if path.exists()]
+
+
+def _corporate(now: datetime, accounts, result: DemoResult) -> None:
+    """Corporate internet banking for the demo company, set up the way the company would:
+    the counter opens the standard edition with both accounts and the administrator
+    (``admin``) and binds the administrator's USB-Key; the administrator downloads the
+    certificate, then — each change signed with that key — creates the operators ``pay01``
+    (entering), ``chk01`` (checking) and ``auth01`` (authorising) with both accounts in
+    scope, binds their keys and puts the demo's approval policy in force; every operator
+    downloads their key's certificate. First passwords are changed to the demo ones in
+    var/keys/demo_logins, like the personal logins.
+
+    Signatures chain to the bank's CA root, made at real time: the setup runs at real
+    time when ``now`` is in the past (a demo loaded "yesterday" in a test)."""
+    from wangyin.corporate import counter, signin
+    from wangyin.corporate.models import Operator, OperatorStatus
+    from wangyin.corporate.operators import Change
+
+    at = max(now, timezone.now().replace(microsecond=0))
+    creds = demo_credentials()
+    company_id = accounts[0].company_id
+    account_ids = sorted(a.pk for a in accounts)
+    admin_spec, *operator_specs = CORPORATE_OPERATORS
+    service = counter.active_service_of(company_id)
+    if service is None:
+        person = _operator_person(admin_spec, at, result)
+        with transaction.atomic():
+            service, admin, initial = counter.service_open(
+                company_id=company_id, edition=CORPORATE_EDITION, account_ids=account_ids,
+                admin_person_id=person.pk, admin_code=admin_spec.code, staff=ACTOR, at=at,
+                reason="demo bank")
+            signin.password_change(operator_id=admin.pk, current_password=initial,
+                                   new_password=creds["corp_admin"], ip=None, at=at)
+        result.created.append(f"corporate internet banking {service.number} "
+                              f"for {COMPANY['name']}")
+    admin = Operator.objects.select_related("person", "service").get(
+        service=service, is_admin=True, status=OperatorStatus.ACTIVE)
+    if admin.must_change_password:  # left half-way: the counter resets it
+        _admin, initial = counter.admin_password_reset(service_id=service.pk, staff=ACTOR,
+                                                       reason="demo bank", at=at)
+        signin.password_change(operator_id=admin.pk, current_password=initial,
+                               new_password=creds["corp_admin"], ip=None, at=at)
+    admin_key = _corporate_key(admin, admin_spec, at, result, bind=lambda: (
+        counter.admin_usb_key_bind(service_id=service.pk, serial=admin_spec.serial,
+                                   staff=ACTOR, at=at, reason="demo bank")[1]))
+    admin_pin = creds["corp_admin_pin"]
+
+    def signed(change: Change) -> int:
+        """The administrator's key signs ``change`` (the demo plays the administrator
+        checking the key's screen and pressing confirm); returns the authorisation."""
+        from wangyin.corporate import operators
+
+        challenge = operators.change_challenge(admin=admin, change=change, at=at)
+        signature = base64.b64encode(admin_key.sign(challenge.sign_payload, admin_pin))
+        operators.change_verify(admin=admin, change=change, challenge_id=challenge.pk,
+                                signature=signature.decode(), at=at)
+        return challenge.pk
+
+    rows = [admin]
+    for spec in operator_specs:
+        rows.append(_corporate_operator(service, spec, signed, account_ids, at, creds,
+                                        result))
+    _corporate_policy(admin, admin_key, admin_pin, at, result)
+    result.corporate = {
+        "company": COMPANY["name"], "service": service.number, "where": "/corp/login/",
+        "operators": [{"code": spec.code, "name": spec.name,
+                       "role": "administrator 管理员" if spec.is_admin else
+                       CORPORATE_ROLE_WORDS[spec.roles[0]],
+                       "password": creds[f"corp_{spec.code}"], "usb_key": spec.serial,
+                       "pin": creds[f"corp_{spec.code}_pin"],
+                       "device": str(demo_corporate_key_path(spec.serial)),
+                       "operator_id": row.pk}
+                      for spec, row in zip(CORPORATE_OPERATORS, rows, strict=True)]}
+
+
+def _operator_person(spec: DemoOperator, at: datetime, result: DemoResult):
+    id_number = spec.id17 + resident_id_check_digit(spec.id17)
+    person = customer_selectors.person_by_id_number(id_type="RESIDENT_ID", id_number=id_number)
+    if person is None:
+        person = customer_services.person_create(
+            name=spec.name, id_type="RESIDENT_ID", id_number=id_number,
+            birth_date=date(int(spec.id17[6:10]), int(spec.id17[10:12]), int(spec.id17[12:14])),
+            phone=spec.phone, actor=ACTOR, created_at=at)
+        result.created.append(f"person {spec.name}")
+    return person
+
+
+def _corporate_operator(service, spec: DemoOperator, signed, account_ids: list[int],
+                        at: datetime, creds: dict, result: DemoResult):
+    """One operator, created and set up by the administrator's signed changes; each step
+    only if it is not done yet."""
+    from wangyin.corporate import operators, signin
+    from wangyin.corporate.models import Operator, OperatorStatus
+    from wangyin.corporate.operators import Change, Scope
+
+    operator = (Operator.objects.select_related("person", "service")
+                .filter(service=service, code=spec.code)
+                .exclude(status=OperatorStatus.REMOVED).first())
+    admin = Operator.objects.select_related("person", "service").get(
+        service=service, is_admin=True, status=OperatorStatus.ACTIVE)
+    initial = None
+    if operator is None:
+        id_number = spec.id17 + resident_id_check_digit(spec.id17)
+        change = Change.create(name=spec.name, id_type="RESIDENT_ID", id_number=id_number,
+                               mobile=spec.phone, code=spec.code)
+        operator, initial = operators.operator_create(
+            admin=admin, name=spec.name, id_type="RESIDENT_ID", id_number=id_number,
+            mobile=spec.phone, code=spec.code, authorisation=signed(change), at=at)
+        result.created.append(f"corporate operator {spec.code}")
+    elif operator.must_change_password:  # left half-way: the administrator resets it
+        change = Change.password_reset(operator_id=operator.pk)
+        _operator, initial = operators.operator_password_reset(
+            admin=admin, operator_id=operator.pk, authorisation=signed(change), at=at)
+    if initial is not None:
+        signin.password_change(operator_id=operator.pk, current_password=initial,
+                               new_password=creds[f"corp_{spec.code}"], ip=None, at=at)
+    if operator.status == OperatorStatus.DISABLED:
+        operators.operator_enable(admin=admin, operator_id=operator.pk, at=at,
+                                  authorisation=signed(Change.enable(operator_id=operator.pk)))
+        result.created.append(f"corporate operator {spec.code} enabled")
+    if list(operator.roles) != list(spec.roles):
+        change = Change.roles_set(operator_id=operator.pk, roles=spec.roles)
+        operators.operator_roles_set(admin=admin, operator_id=operator.pk, roles=spec.roles,
+                                     authorisation=signed(change), at=at)
+        result.created.append(f"roles of {spec.code}")
+    scopes = [Scope(account_id=pk) for pk in account_ids]
+    have = sorted(operator.scopes.values_list("account_id", "per_payment_fen", "per_day_fen"))
+    if have != [(pk, None, None) for pk in account_ids]:
+        change = Change.scope_set(operator_id=operator.pk, scopes=scopes)
+        operators.operator_scope_set(admin=admin, operator_id=operator.pk, scopes=scopes,
+                                     authorisation=signed(change), at=at)
+        result.created.append(f"accounts of {spec.code}")
+
+    def bind() -> str:
+        change = Change.usb_key_bind(operator_id=operator.pk, serial=spec.serial)
+        return operators.operator_usb_key_bind(admin=admin, operator_id=operator.pk,
+                                               serial=spec.serial, at=at,
+                                               authorisation=signed(change))[1]
+
+    _corporate_key(operator, spec, at, result, bind=bind)
+    return operator
+
+
+def _corporate_key(operator, spec: DemoOperator, at: datetime, result: DemoResult, *, bind):
+    """The operator's software USB-Key for the company (var/demo/usbkey-<serial>.json):
+    bound (``bind()`` returns the reference code; the counter renews the codes of a key
+    bound already), then the operator downloads its certificate with the reference code
+    and the authorisation code from the SMS sandbox. Returns the key, ready to sign."""
+    import re
+
+    from wangyin.authn import certificates
+    from wangyin.authn.models import Factor
+    from wangyin.corporate import counter, signin
+    from wangyin.notify.models import SmsMessage
+    from wangyin_sdk.usbkey import SoftUsbKey
+
+    pin, path = demo_credentials()[f"corp_{spec.code}_pin"], demo_corporate_key_path(spec.serial)
+    company_id = operator.service.company_id
+    certificate = certificates.certificate_for(operator.person, Factor.USBKEY,
+                                               company_id=company_id)
+    if certificate is not None and path.exists():
+        key = SoftUsbKey.open(path, confirm=lambda _text: True)
+        if key.certificate == bytes(certificate.der):
+            return key
+    if not path.exists():
+        SoftUsbKey(spec.serial, pin, confirm=lambda _text: False, path=path)
+    key = SoftUsbKey.open(path, confirm=lambda _text: True)
+    if certificates.usb_key_of(operator.person, company_id=company_id) is None:
+        reference = bind()
+    else:
+        reference = counter.usb_key_codes_renew(service_id=operator.service_id,
+                                                operator_id=operator.pk, staff=ACTOR, at=at,
+                                                reason="demo bank")
+    sms = SmsMessage.objects.filter(purpose="authn.cert_code").latest("id")  # just sent
+    code = re.search(r"授权码 (\d{8})", sms.body).group(1)
+    certificate = signin.certificate_download(
+        operator_id=operator.pk, reference_code=reference, authorisation_code=code,
+        request_der=key.signing_request(pin), ip=None, at=at)
+    key.install(bytes(certificate.der))
+    result.created.append(f"USB-Key {spec.serial} for {spec.code}")
+    return key
+
+
+def _corporate_policy(admin, admin_key, pin: str, at: datetime, result: DemoResult) -> None:
+    """The demo's approval policy, signed by the administrator, if it is not in force."""
+    from wangyin.corporate import approvals
+    from wangyin.corporate.approvals import TierSpec
+
+    live = approvals.live_policy(admin.service)
+    have = sorted(((t.account_id, t.up_to_fen, t.checkers, t.authorisers)
+                   for t in live.tiers.all()), key=repr)
+    tiers = [TierSpec(up_to_fen=up_to, checkers=checkers, authorisers=authorisers)
+             for up_to, checkers, authorisers in CORPORATE_POLICY]
+    want = sorted(((None, t.up_to_fen, t.checkers, t.authorisers) for t in tiers), key=repr)
+    if have == want:
+        return
+    challenge = approvals.policy_change_challenge(admin, tiers, at)
+    signature = base64.b64encode(admin_key.sign(challenge.sign_payload, pin)).decode()
+    approvals.policy_change_verify(admin, tiers, challenge.pk, signature, at)
+    approvals.policy_change(admin, tiers, challenge.pk, at)
+    result.created.append("corporate approval policy")
 
 
 def _history_start(now: datetime) -> datetime:

@@ -17,23 +17,27 @@ import click
 
 
 def _usb_key_agent(python: str, host: str, port: int, env: dict) -> list[subprocess.Popen]:
-    """The U盾 agent for the demo customer's software USB-Key, as a customer would run it
-    next to their browser. Optional: if its port is taken the bank runs without it."""
+    """One U盾 agent holding every demo software USB-Key (zhangwei's, and those of the demo
+    company's administrator and operators), like several keys plugged into one machine:
+    the key's own window asks which key signs. Started as a customer would run it next to
+    their browser. Optional: if its port is taken the bank runs without it."""
     from django.conf import settings
 
-    from wangyin.ops.demo import demo_usb_key_path
+    from wangyin.ops.demo import demo_usb_key_paths
 
-    device = demo_usb_key_path()
-    if not device.exists():
+    devices = demo_usb_key_paths()
+    if not devices:
         return []
     agent_port = settings.USBKEY_AGENT_URL.rsplit(":", 1)[-1]
     origins = sorted({f"http://{host}:{port}", f"http://localhost:{port}",
                       f"http://127.0.0.1:{port}"})
-    argv = [python, "-m", "wangyin_sdk.agent", "serve", "--device", str(device),
-            "--port", agent_port]
+    argv = [python, "-m", "wangyin_sdk.agent", "serve", "--port", agent_port]
+    for device in devices:
+        argv += ["--device", str(device)]
     for origin in origins:
         argv += ["--origin", origin]
-    click.echo(f"  U盾 agent (zhangwei's software USB-Key): {settings.USBKEY_AGENT_URL}")
+    click.echo(f"  U盾 agent ({len(devices)} demo software USB-Keys: zhangwei's and the demo "
+               f"company's operators'): {settings.USBKEY_AGENT_URL}")
     return [subprocess.Popen(argv, env=env)]  # noqa: S603 - fixed argv, no shell
 
 

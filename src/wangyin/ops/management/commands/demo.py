@@ -53,3 +53,16 @@ class Command(BaseCommand):
             self.stdout.write(f"  zhangwei's USB-Key {result.usb_key['serial']}: PIN "
                               f"{result.usb_key['pin']} (a software key in "
                               f"{result.usb_key['device']}; `make run` starts its U盾 agent)")
+        corporate = result.corporate
+        if corporate:
+            self.stdout.write(f"corporate internet banking of {corporate['company']} "
+                              f"({corporate['where']}): service number {corporate['service']}, "
+                              "policy: up to ¥100,000 one authorisation, above it one check "
+                              "and one authorisation")
+            for operator in corporate["operators"]:
+                self.stdout.write(
+                    f"  {operator['role']:<16} {operator['code']:<7} password "
+                    f"{operator['password']}  USB-Key {operator['usb_key']} PIN "
+                    f"{operator['pin']}")
+            self.stdout.write("  (one U盾 agent holds all the demo keys: its window asks which "
+                              "key signs — pick the serial of the operator signed in)")
