@@ -11,7 +11,6 @@ from tests.browser.corporate import key_agent, sign_in, sign_on_key
 from tests.browser.test_login import _shot
 from tests.conftest import _check
 from tests.corporate.conftest import (  # noqa: F401 -- fixtures
-    PASSWORD,
     admin,
     company,
     now,

@@ -14,7 +14,6 @@ from tests.browser.corporate import key_agent, sign_in, sign_on_key
 from tests.browser.test_login import _shot
 from tests.corporate.approving import payee  # noqa: F401 -- fixture
 from tests.corporate.conftest import (  # noqa: F401 -- fixtures
-    PASSWORD,
     authoriser,
     company,
     enterer,

@@ -8,7 +8,6 @@ import pytest
 from tests.browser.corporate import key_agent, sign_in
 from tests.browser.test_login import _shot
 from tests.corporate.conftest import (  # noqa: F401 -- fixtures
-    PASSWORD,
     company,
     enterer,
     now,
