@@ -524,10 +524,11 @@ def _audit(instruction: Instruction, *, actor: str, action: str, at: datetime,
                           "amount_fen": instruction.amount_fen, **details})
 
 
-def _end(instruction: Instruction, *, status: str, actor: str, action: str, reason: str,
-         at: datetime, ip: str | None = None, device_id: str = "") -> Instruction:
+def instruction_end(instruction: Instruction, *, status: str, actor: str, action: str,
+                    reason: str, at: datetime, ip: str | None = None,
+                    device_id: str = "") -> Instruction:
     """End an open instruction (locked) without paying: reserved money released, history,
-    audit."""
+    audit. Also the counter's when it cancels a service or unlinks an account."""
     if instruction.hold_id is not None:
         ledger.hold_release(hold_id=instruction.hold_id, actor=actor, released_at=at)
     instruction.status = status
@@ -966,8 +967,9 @@ def reject(operator: Operator, instruction_id: int, reason: str, at: datetime, *
     if instruction.approvals.filter(operator__person_id=operator.person_id).exists():
         raise AlreadyApproved(extra={"instruction": instruction.pk})
     _scope_of(operator, instruction.debit_account_id)
-    return _end(instruction, status=InstructionStatus.REJECTED, actor=operator.actor,
-                action="rejected", reason=reason, at=at, ip=ip, device_id=device_id)
+    return instruction_end(instruction, status=InstructionStatus.REJECTED,
+                           actor=operator.actor, action="rejected", reason=reason, at=at,
+                           ip=ip, device_id=device_id)
 
 
 @transaction.atomic
@@ -982,8 +984,9 @@ def cancel(operator: Operator, instruction_id: int, reason: str, at: datetime, *
         raise NotYourInstruction(extra={"instruction": instruction.pk})
     if instruction.status not in OPEN_STATUSES:
         raise InstructionStateRefused(extra={"status": instruction.status})
-    return _end(instruction, status=InstructionStatus.CANCELLED, actor=operator.actor,
-                action="cancelled", reason=reason, at=at, ip=ip, device_id=device_id)
+    return instruction_end(instruction, status=InstructionStatus.CANCELLED,
+                           actor=operator.actor, action="cancelled", reason=reason, at=at,
+                           ip=ip, device_id=device_id)
 
 
 def expire_due(now: datetime, *, limit: int = 500) -> int:
@@ -1001,8 +1004,8 @@ def expire_due(now: datetime, *, limit: int = 500) -> int:
                                .first())
                 if instruction is None:
                     continue
-                _end(instruction, status=InstructionStatus.EXPIRED, actor=SYSTEM,
-                     action="expired", reason="not approved in time", at=now)
+                instruction_end(instruction, status=InstructionStatus.EXPIRED, actor=SYSTEM,
+                                action="expired", reason="not approved in time", at=now)
                 expired += 1
         except Exception:  # noqa: BLE001 - one bad row must not stop the others expiring
             log.exception("corporate.expire_failed", instruction=pk)

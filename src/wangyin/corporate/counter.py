@@ -48,7 +48,6 @@ from wangyin.corporate.models import (
     CorporateService,
     Edition,
     Instruction,
-    InstructionEvent,
     InstructionStatus,
     Operator,
     OperatorScope,
@@ -63,7 +62,6 @@ from wangyin.customers.errors import PartyNotFound
 from wangyin.customers.models import Company, CustomerAccount, Person
 from wangyin.identity.models import SessionEnd
 from wangyin.identity.services import generate_initial_password
-from wangyin.ledger import services as ledger
 from wangyin.ledger.models import AccountStatus
 from wangyin.notify import services as notify
 
@@ -385,22 +383,17 @@ def _tell_contact(service: CorporateService, text: str, *, staff: str, at: datet
 def _instructions_cancel(service: CorporateService, *, staff: str, at: datetime, reason: str,
                          account_id: int | None = None) -> int:
     """Cancel the service's open instructions (those of one debit account if given),
-    releasing any reserved money; each gets a history event."""
+    releasing any reserved money; each gets a history event and an audit row."""
+    from wangyin.corporate import approvals  # approvals asks the counter whether it may pay
+
     rows = (Instruction.objects.select_for_update(of=("self",))
             .filter(service=service, status__in=OPEN_STATUSES).order_by("pk"))
     if account_id is not None:
         rows = rows.filter(debit_account_id=account_id)
     count = 0
     for instruction in rows:
-        if instruction.hold_id is not None:
-            ledger.hold_release(hold_id=instruction.hold_id, actor=staff, released_at=at)
-        instruction.status = InstructionStatus.CANCELLED
-        instruction.ended_at, instruction.ended_by = at, staff
-        instruction.end_reason = reason[:200]
-        instruction.save(update_fields=["status", "ended_at", "ended_by", "end_reason"])
-        InstructionEvent.objects.create(instruction=instruction, at=at, actor=staff,
-                                        action="cancelled", status=InstructionStatus.CANCELLED,
-                                        reason=reason[:200])
+        approvals.instruction_end(instruction, status=InstructionStatus.CANCELLED, actor=staff,
+                                  action="cancelled", reason=reason[:200], at=at)
         count += 1
     return count
 
