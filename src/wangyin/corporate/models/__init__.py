@@ -409,3 +409,7 @@ class OperatorSession(models.Model):
             models.UniqueConstraint(fields=["operator"], condition=Q(ended_at__isnull=True),
                                     name="corporate_one_live_session_per_operator"),
         ]
+
+
+# The parts with models of their own (each module's models use this module's by name).
+from wangyin.corporate.models import batches, groups, reconciliation  # noqa: E402,F401
