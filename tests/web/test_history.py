@@ -258,7 +258,7 @@ def _csv_rows(response) -> list[list[str]]:
 
 @pytest.mark.req("SE-10", "FP-02")
 def test_csv_has_the_counterparty_and_follows_the_filters(signed_in, history, monkeypatch):
-    from wangyin.web import statements
+    from wangyin.statements import documents as statements
 
     url = f"/accounts/{history.mine.pk}/statement.csv"
     rows = _csv_rows(signed_in.get(url, {"since": "2026-09-01", "direction": "OUT",
@@ -328,7 +328,7 @@ def test_pdf_statement_for_the_filters(signed_in, history, settings):
 
 @pytest.mark.req("SE-10", "FP-02")
 def test_pdf_with_filters_many_pages_and_a_cap(signed_in, history, monkeypatch):
-    from wangyin.web import statements
+    from wangyin.statements import documents as statements
 
     url = f"/accounts/{history.mine.pk}/statement.pdf"
     filtered = _pdf_text(signed_in.get(url, {"since": "2026-10-01", "counterparty": "李四",

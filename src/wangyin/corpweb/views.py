@@ -27,10 +27,10 @@ from wangyin.identity import captcha as captchas
 from wangyin.identity.models import SessionEnd
 from wangyin.identity.transport import BadPayload, read_secrets
 from wangyin.ledger import selectors as ledger_selectors
+from wangyin.statements.documents import rows_of
 from wangyin.web import stepup
 from wangyin.web.customer import client_ip
 from wangyin.web.login import TOO_MANY, captcha_png, pad_context, pad_for, take_pad, too_many
-from wangyin.web.statements import rows_of
 
 CAPTCHA = "corp_captcha"
 CAPTCHA_PURPOSE = "corp.login"

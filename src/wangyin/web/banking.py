@@ -29,7 +29,8 @@ from wangyin.identity import services as identity
 from wangyin.identity.models import Edition
 from wangyin.identity.transport import BadPayload, read_secrets
 from wangyin.ledger import selectors as ledger_selectors
-from wangyin.web import statements, stepup
+from wangyin.statements import documents as statements
+from wangyin.web import stepup
 from wangyin.web.customer import client_ip, customer_required
 from wangyin.web.forms import (
     OwnLimitsForm,
