@@ -68,7 +68,11 @@ PURPOSE_TEXT = {"device.bind": "绑定新设备", "password.reset": "重置登�
                 "corporate.operator_password_reset": "重置企业网银操作员密码",
                 "corporate.operator_roles_set": "设置企业网银操作员角色",
                 "corporate.operator_scope_set": "设置企业网银操作员账户权限",
-                "corporate.operator_usb_key_bind": "绑定企业网银操作员USB-Key"}
+                "corporate.operator_usb_key_bind": "绑定企业网银操作员USB-Key",
+                "corporate.reconcile": "银企对账余额确认",
+                "corporate.group_viewer_set": "设置集团账户查询权限",
+                "corporate.account_link_request": "申请加挂企业账户",
+                "corporate.account_link_approve": "授权加挂企业账户"}
 
 
 def _hash(challenge_id: int, code: str) -> str:
