@@ -366,7 +366,7 @@ def answer_summary(statement: BalanceStatement, answer: Answer) -> str:
     """The answer in words, as the USB-Key shows it before signing."""
     bank = Money(statement.closing_fen, statement.currency)
     head = (
-        f"银企对账：账户{statement.account.number}{period_words(statement.period)}末"
+        f"银企对账：账户{statement.account.number}，{period_words(statement.period)}末"
         f"银行余额{format_money(bank)}（大写：人民币{amount_in_words(bank)}）"
     )
     if answer.agree:
