@@ -22,6 +22,8 @@ import base64
 import hashlib
 import json
 import re
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -150,6 +152,21 @@ def receipt_issue(*, reference: str, title: str, title_en: str, fields: Sequence
                                               "pdf_sha256": pdf_sha256})
     receipt.replayed = False
     return receipt
+
+
+def receipts_archive(entries: Sequence[tuple[str, Receipt]]):
+    """The PDFs of ``entries`` (file name, receipt) as one zip, in a temporary file (kept in
+    memory while small, on disk beyond 16 MB) opened at its start. The PDFs are stored
+    as they were issued, not compressed again (they are compressed already), so each file
+    in the archive is byte for byte the receipt that verifies."""
+    archive = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as bundle:
+        for name, receipt in entries:
+            info = zipfile.ZipInfo(name, date_time=timezone.localtime(
+                receipt.issued_at).timetuple()[:6])
+            bundle.writestr(info, bytes(receipt.pdf))
+    archive.seek(0)
+    return archive
 
 
 def receipt_intact(receipt: Receipt) -> bool:
