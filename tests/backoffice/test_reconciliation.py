@@ -21,8 +21,8 @@ from wangyin.audit.models import AuditEvent
 from wangyin.backoffice import staff
 from wangyin.core import clock
 from wangyin.corporate import reconciliation as recon
-from wangyin.corporate.models import ServiceAccount
 from wangyin.corporate.models.reconciliation import BalanceStatement, StatementStatus
+from wangyin.customers.models import CustomerAccount
 from wangyin.notify.models import SmsMessage
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +31,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def disputed(service, company, authoriser, sign, now):
     """October's statements; the basic account's answered "do not agree"."""
-    ServiceAccount.objects.filter(service=service).update(
-        linked_at=datetime(2026, 1, 1, tzinfo=UTC)
+    CustomerAccount.objects.filter(company=company).update(
+        opened_at=datetime(2026, 1, 1, tzinfo=UTC)
     )
     recon.statements_issue(date(2026, 10, 1), now)
     statement = BalanceStatement.objects.get(account=company.basic)

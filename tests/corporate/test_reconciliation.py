@@ -34,6 +34,7 @@ from wangyin.corporate.models import CorporateService, ServiceAccount
 from wangyin.corporate.models.reconciliation import BalanceStatement, StatementStatus
 from wangyin.corporate.reconciliation import Answer, DifferenceSpec
 from wangyin.customers import services as customers
+from wangyin.customers.models import CustomerAccount
 from wangyin.ledger import services as ledger
 from wangyin.notify.models import SmsMessage
 
@@ -59,13 +60,13 @@ def _post(cash, account, yuan: str, at: datetime, key: str):
 
 
 @pytest.fixture
-def linked_long_ago(service):
-    ServiceAccount.objects.filter(service=service).update(linked_at=LONG_AGO)
+def opened_long_ago(service, company):
+    CustomerAccount.objects.filter(company=company).update(opened_at=LONG_AGO)
     return service
 
 
 @pytest.fixture
-def statements(linked_long_ago, company, now):
+def statements(opened_long_ago, company, now):
     """October's statements, issued now (the accounts were funded in November)."""
     assert recon.statements_issue(OCTOBER, now) == 2
     return {s.account_id: s for s in BalanceStatement.objects.all()}
@@ -106,7 +107,6 @@ DISAGREE = Answer(
 def test_a_statement_has_the_balance_at_the_end_of_the_month_and_is_issued_once(
     service, company, cash, at
 ):
-    ServiceAccount.objects.filter(service=service).update(linked_at=at)
     # ¥1,000,000 arrived on 1 November (the fixture); two more movements around the end
     # of November in Beijing: one second before midnight is in, midnight is not.
     _post(
@@ -143,13 +143,13 @@ def test_a_statement_has_the_balance_at_the_end_of_the_month_and_is_issued_once(
     basic.refresh_from_db()
     assert basic.closing_fen == 1_000_100_00 and basic.issued_at == issue_at
     assert AuditEvent.objects.filter(action="corporate.statement.issued").count() == 2
-    # October: before the funding; the accounts were linked on 1 November, after it ended.
+    # October: the accounts were opened later and had no movement by its end: no statement.
     assert recon.statements_issue(OCTOBER, issue_at) == 0
 
 
 @pytest.mark.req("FC-07")
 def test_no_statement_for_a_cancelled_service_or_the_query_edition(service, company, now):
-    ServiceAccount.objects.filter(service=service).update(linked_at=LONG_AGO)
+    CustomerAccount.objects.filter(company=company).update(opened_at=LONG_AGO)
     CorporateService.objects.filter(pk=service.pk).update(edition="QUERY")
     assert recon.statements_issue(OCTOBER, now) == 0
     CorporateService.objects.filter(pk=service.pk).update(

@@ -17,6 +17,7 @@ from wangyin.corporate import reconciliation as recon
 from wangyin.corporate.models import CorporateService, ServiceAccount
 from wangyin.corporate.models.reconciliation import BalanceStatement, StatementStatus
 from wangyin.customers import services as customers
+from wangyin.customers.models import CustomerAccount
 
 from .conftest import payload_on, sign_in
 
@@ -26,8 +27,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def statement(service, company, now):
     """October's statements (the accounts linked long before); the basic account's."""
-    ServiceAccount.objects.filter(service=service).update(
-        linked_at=datetime(2026, 1, 1, tzinfo=UTC)
+    CustomerAccount.objects.filter(company=company).update(
+        opened_at=datetime(2026, 1, 1, tzinfo=UTC)
     )
     recon.statements_issue(date(2026, 10, 1), now)
     return BalanceStatement.objects.get(account=company.basic)

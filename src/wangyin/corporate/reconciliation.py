@@ -3,7 +3,8 @@ company's signed answers, reminders, and the bank staff's follow-up of disagreem
 
 **Issuing.** ``statements_issue(period, at)`` issues, once the month is over, a
 ``BalanceStatement`` for every account linked to every active *standard-edition* service
-(linked before the month ended): the balance at the end of the month, Beijing time, with
+when it is issued, if the account existed in that month (opened before it ended, or with
+movements by then): the balance at the end of the month, Beijing time, with
 the month's opening balance, credits, debits and number of movements — the ledger's
 ``statement_summary`` of the month, so the figures are those of the statement the company
 downloads. Idempotent (one statement per account and month, a database constraint): the
@@ -161,13 +162,12 @@ def period_words(period: date) -> str:
 # --- issuing ----------------------------------------------------------------------------
 
 
-def _links(end: datetime) -> QuerySet[ServiceAccount]:
+def _links() -> QuerySet[ServiceAccount]:
     return (
         ServiceAccount.objects.filter(
             service__status=ServiceStatus.ACTIVE,
             service__edition=Edition.STANDARD,
             unlinked_at__isnull=True,
-            linked_at__lt=end,
         )
         .select_related("account", "service")
         .order_by("service_id", "account_id")
@@ -176,13 +176,13 @@ def _links(end: datetime) -> QuerySet[ServiceAccount]:
 
 def statements_issue(period: date, at: datetime) -> int:
     """Issue the month's statement of every account linked to an active standard-edition
-    service before the month ended, unless it has one. Returns how many were issued.
+    service that existed in the month, unless it has one. Returns how many were issued.
     Refuses (ValueError) a month that is not over at ``at``."""
     period = month_of(period)
     start, end = month_bounds(period)
     if end > at:
         raise ValueError(f"the month {period:%Y-%m} is not over at {at.isoformat()}")
-    links = list(_links(end))
+    links = list(_links())
     issued_already = set(
         BalanceStatement.objects.filter(
             period=period, account_id__in=[link.account_id for link in links]
@@ -196,6 +196,8 @@ def statements_issue(period: date, at: datetime) -> int:
         summary = ledger_selectors.statement_summary(
             account_id=link.account.ledger_account_id, filters=filters
         )
+        if link.account.opened_at >= end and not (summary.count or summary.closing.fen):
+            continue  # the account did not exist yet in that month
         try:
             with transaction.atomic():
                 statement = BalanceStatement.objects.create(
