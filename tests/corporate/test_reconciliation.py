@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import _uscc, cny
 from tests.corporate.conftest import _person, make_operator
+from tests.ops.test_demo import own_var_dir  # noqa: F401 -- fixture
 from wangyin.audit.models import AuditEvent
 from wangyin.authn.errors import ChallengeFailed, DigestMismatch, NotAuthorised
 from wangyin.core.calendar import add_working_days
@@ -399,3 +400,32 @@ def test_an_operator_sees_only_the_statements_of_accounts_in_their_scope(
     assert [s.account_id for s in recon.statements_for(authoriser)] == [company.basic.pk]
     with pytest.raises(StatementNotFound):
         _answer(authoriser, statements[company.general.pk], Answer(agree=True), sign, now)
+
+
+@pytest.mark.req("FC-07")
+def test_the_demo_company_has_last_months_statements_to_answer(own_var_dir):
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from wangyin.ledger.models import Posting
+    from wangyin.ops.demo import load_demo
+
+    now = timezone.now().replace(microsecond=0)
+    first = load_demo(now=now, history_size=250)
+    month = recon.previous_month(now)
+    statements = list(BalanceStatement.objects.select_related("account__ledger_account"))
+    assert {s.account.product for s in statements} == {"CORPORATE_BASIC", "CORPORATE_GENERAL"}
+    assert {s.period for s in statements} == {month}
+    assert any("balance statement" in line for line in first.created)
+    _start, end = recon.month_bounds(month)
+    for statement in statements:
+        # The month-end balance is the sum of every posting before the month ended.
+        ledger_account = statement.account.ledger_account
+        total = Posting.objects.filter(account=ledger_account, posted_at__lt=end).aggregate(
+            total=Sum("amount", default=0)
+        )["total"]
+        assert statement.closing_fen == ledger_account.sign * total
+        assert statement.status == StatementStatus.ISSUED
+    again = load_demo(now=now, history_size=250)
+    assert BalanceStatement.objects.count() == 2
+    assert not any("balance statement" in line for line in again.created)
