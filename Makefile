@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export WANGYIN_TEST_PGDATA ?= $(CURDIR)/var/pgdata-test
 
-.PHONY: install run test lint bench-ledger bench-transfers bench-risk clean-db
+.PHONY: install run test lint bench-ledger bench-transfers bench-risk bench-batch clean-db
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench-transfers: $(STAMP)
 
 bench-risk: $(STAMP)
 	$(BIN)/python bench/risk_evaluate.py $(ARGS)
+
+bench-batch: $(STAMP)
+	$(BIN)/python bench/corporate_batch.py $(ARGS)
 
 clean-db:
 	rm -rf var/pgdata var/pgdata-test var/pgdata-bench

@@ -4,6 +4,7 @@ and the approval policy in force."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from wangyin.corporate.models import (
     ServiceStatus,
     Step,
 )
+from wangyin.corporate.models.batches import BatchRow
 from wangyin.risk.models import Decision
 
 AWAITING = (InstructionStatus.ENTERED, InstructionStatus.CHECKED)
@@ -134,3 +136,14 @@ def policies(service: CorporateService) -> QuerySet[ApprovalPolicy]:
     """Every version of the service's policy, newest first, with who signed it."""
     return (ApprovalPolicy.objects.filter(service=service)
             .select_related("signature").prefetch_related("tiers").order_by("-version"))
+
+
+def batch_rows(instruction: Instruction, *, status: str | Iterable[str] | None = None,
+               ) -> QuerySet[BatchRow]:
+    """A batch's rows in the file's order (line), with their bank and transfer; only
+    those in ``status`` (one or several ``RowStatus``) when given."""
+    rows = (BatchRow.objects.filter(batch__instruction_id=instruction.pk)
+            .select_related("payee_bank", "transfer").order_by("line"))
+    if status is not None:
+        rows = rows.filter(status__in=[status] if isinstance(status, str) else list(status))
+    return rows
