@@ -429,3 +429,24 @@ def test_the_demo_company_has_last_months_statements_to_answer(own_var_dir):
     again = load_demo(now=now, history_size=250)
     assert BalanceStatement.objects.count() == 2
     assert not any("balance statement" in line for line in again.created)
+
+
+@pytest.mark.req("FC-07")
+def test_the_daily_jobs_issue_last_months_statements_and_remind(
+    opened_long_ago, company, monkeypatch
+):
+    from procrastinate.contrib.django import app
+
+    from wangyin.core import clock
+    from wangyin.corporate import tasks
+
+    periodic = {p.periodic_id for p in app.periodic_registry.periodic_tasks.values()}
+    assert {"corporate-issue-statements", "corporate-statement-reminders"} <= periodic
+    first = datetime(2026, 11, 1, 1, 10, tzinfo=BEIJING)
+    monkeypatch.setattr(clock, "now", lambda: first)
+    assert tasks.issue_statements(timestamp=0) == 2  # October's, on the 1st
+    assert tasks.issue_statements(timestamp=0) == 0
+    assert set(BalanceStatement.objects.values_list("period", flat=True)) == {OCTOBER}
+    monkeypatch.setattr(clock, "now", lambda: first + timedelta(days=6))
+    assert tasks.statement_reminders(timestamp=0) == 1
+    assert tasks.statement_reminders(timestamp=0) == 0
