@@ -84,6 +84,8 @@ def test_an_authoriser_confirms_the_balances_agree_with_the_usb_key(
     result = authorising.get(url).content.decode()
     assert 'id="statement-notice"' in result and "auth01" in result
     assert key_of(authoriser).serial in result and 'id="answer-form"' not in result
+    again = authorising.post(url, {"action": "review", "answer": "AGREE", **_rows()})
+    assert again.status_code == 400 and 'id="statement-error"' in again.content.decode()
     # The general account's statement still waits; once it is answered the notice goes.
     assert 'id="statements-waiting"' in authorising.get("/corp/home/").content.decode()
     BalanceStatement.objects.filter(status="ISSUED").delete()
