@@ -274,6 +274,9 @@ class CaseFile:
     decisions: list[DecisionRow]
     events: list[CaseEvent]
     reached: bool  # a call-back reached the customer (stop-payment possible)
+    # Company payments held in this case (``corporate.holds``): the subject is the operator
+    # who entered them; closing the case releases or refuses them with the person's.
+    company_held: list = field(default_factory=list)
 
 
 def _visible(case: Case | None, desk: str, case_id: int) -> Case:
@@ -298,9 +301,12 @@ def case_file(*, case_id: int, desk: str) -> CaseFile:
     decisions = list(case.decisions.order_by("at", "pk"))
     for decision in decisions:
         decision.feature_rows = sorted(decision.features.items())
+    from wangyin.corporate import holds as company_holds  # corporate calls the engine
+
     return CaseFile(case=case, who=who(case, person),
                     phone=mask_phone(person.phone) if person else "", held=held,
-                    decisions=decisions, events=list(case.events.all()), reached=_reached(case))
+                    decisions=decisions, events=list(case.events.all()), reached=_reached(case),
+                    company_held=company_holds.held_in_case(case.pk))
 
 
 # --- the staff's changes ----------------------------------------------------------------------
@@ -401,10 +407,12 @@ def case_close(*, case_id: int, outcome: str, reason: str, by: str, desk: str,
                at: datetime) -> Case:
     """Close the case with its outcome. The customer's held money follows it: released
     pays it; rejected, stop-payment and reported decline it (the hold is lifted); dismissed
-    ("no risk") is refused while money is held — release it instead. Stop-payment needs a
+    ("no risk") is refused while money is held — release it instead. Company payments held
+    in the case (``corporate.holds``) follow it the same way. Stop-payment needs a
     call-back that reached the customer (RK-13), freezes their accounts and tells them
     (TX-13). Reported marks the case for the AML desk (``wangyin.aml`` reads it)."""
-    from wangyin.payments import review  # payments calls the risk engine: import late
+    from wangyin.corporate import holds as company_holds  # both call the risk engine:
+    from wangyin.payments import review  # import late
 
     case = _locked(case_id, desk)
     reason = _text(reason, 500)
@@ -417,19 +425,24 @@ def case_close(*, case_id: int, outcome: str, reason: str, by: str, desk: str,
             raise errors.CallbackRequired(extra={"case": case_id})
     held = (list(_held(case.person_id).order_by("pk").values_list("pk", flat=True))
             if case.person_id else [])
-    if held and outcome == CaseOutcome.DISMISSED:
-        raise errors.MoneyStillHeld(extra={"case": case_id, "transfers": held})
+    company_held = [i.pk for i in company_holds.held_in_case(case.pk)]
+    if (held or company_held) and outcome == CaseOutcome.DISMISSED:
+        raise errors.MoneyStillHeld(extra={"case": case_id, "transfers": held,
+                                           "instructions": company_held})
     settle = review.held_release if outcome == CaseOutcome.RELEASED else review.held_decline
     for transfer_id in held:
         settle(transfer_id=transfer_id, staff=by, reason=f"risk case {case.pk}: {reason}",
                at=at)
+    company_holds.case_settle(case_id=case.pk, release=outcome == CaseOutcome.RELEASED,
+                              staff=by, reason=f"risk case {case.pk}: {reason}", at=at)
     frozen = (_stop_payment(case, by=by, reason=reason, at=at)
               if outcome == CaseOutcome.STOP_PAYMENT else [])
     case.status, case.outcome, case.outcome_reason = CaseStatus.CLOSED, outcome, reason
     case.closed_by, case.closed_at = by[:64], at
     return _record(case, by=by, kind="closed", at=at, text=reason,
                    fields=("status", "outcome", "outcome_reason", "closed_by", "closed_at"),
-                   outcome=outcome, transfers=held, frozen=frozen)
+                   outcome=outcome, transfers=held, instructions=company_held,
+                   frozen=frozen)
 
 
 # --- fraud loss and compensation (RK-17) ------------------------------------------------------

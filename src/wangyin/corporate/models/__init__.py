@@ -113,6 +113,9 @@ class Operator(models.Model):
     password_changed_at = models.DateTimeField()
     failed_attempts = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    # The anti-phishing phrase (预留信息, AU-13) shown at sign-in before the password; empty:
+    # a stable phrase only the bank can compute stands in (``corporate.signin``).
+    reserved_message = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField()
     created_by = models.CharField(max_length=40)  # staff at the counter, or the admin
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -222,6 +225,9 @@ class InstructionStatus(models.TextChoices):
     ENTERED = "ENTERED", pgettext_lazy("instruction", "Entered, awaiting check")
     CHECKED = "CHECKED", pgettext_lazy("instruction", "Checked, awaiting authorisation")
     AUTHORISED = "AUTHORISED", pgettext_lazy("instruction", "Authorised, being paid")
+    # Risk control said "review" when it was to be paid: the risk desk releases it (it is
+    # paid as signed) or refuses it (``corporate.holds``).
+    HELD = "HELD", pgettext_lazy("instruction", "Held for review")
     EXECUTED = "EXECUTED", pgettext_lazy("instruction", "Paid")
     FAILED = "FAILED", pgettext_lazy("instruction", "Could not be paid")
     REJECTED = "REJECTED", pgettext_lazy("instruction", "Rejected")
@@ -282,6 +288,13 @@ class Instruction(models.Model):
     # The payment that paid a single instruction (``corporate.execution``).
     transfer = models.OneToOneField("payments.Transfer", on_delete=models.PROTECT, null=True,
                                     blank=True, related_name="+")
+    # Held for review (``corporate.holds``): the risk case its decision was filed in, whose
+    # closing releases or refuses it; once released, who released it and when (execution
+    # then pays it without asking the engine again).
+    held_case = models.ForeignKey("risk.Case", on_delete=models.PROTECT, null=True,
+                                  blank=True, related_name="+")
+    review_released_at = models.DateTimeField(null=True, blank=True)
+    review_released_by = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [
@@ -291,8 +304,13 @@ class Instruction(models.Model):
             models.CheckConstraint(condition=Q(transfer__isnull=True)
                                    | Q(status="EXECUTED", kind="SINGLE"),
                                    name="corporate_instruction_transfer_when_paid"),
-            models.CheckConstraint(condition=Q(amount_fen__gt=0),
+            # A batch not yet entered may have no payable row left (all in error, or
+            # removed): the file and its errors stay to be seen; entering needs a total.
+            models.CheckConstraint(condition=Q(amount_fen__gt=0)
+                                   | Q(kind="BATCH", amount_fen=0, entered_at__isnull=True),
                                    name="corporate_instruction_amount_positive"),
+            models.CheckConstraint(condition=~Q(status="HELD") | Q(held_case__isnull=False),
+                                   name="corporate_instruction_held_in_a_case"),
             models.CheckConstraint(condition=Q(status="DRAFT") | ~Q(digest=""),
                                    name="corporate_instruction_entered_has_digest"),
             models.CheckConstraint(
