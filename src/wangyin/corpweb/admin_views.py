@@ -26,7 +26,7 @@ from wangyin.authn.errors import ChallengeFailed
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
 from wangyin.core.money import Money, format_money
-from wangyin.corporate import approvals, counter, operators, selectors, signin
+from wangyin.corporate import approvals, counter, operators, security, selectors, signin
 from wangyin.corporate.errors import (
     BirthDateRequired,
     InvalidOperatorCode,
@@ -305,7 +305,8 @@ def _detail(request, operator, *, roles_form=None, scopes_form=None, key_form=No
         "disabled": operator.status == OperatorStatus.DISABLED,
         "roles_form": roles_form or RolesForm(initial={"roles": operator.roles}),
         "scopes_form": scopes_form or ScopesForm(accounts=accounts, scopes=current),
-        "key_form": key_form or UsbKeyForm()}, status=status)
+        "key_form": key_form or UsbKeyForm(),
+        "history": security.signin_history(operator)}, status=status)
 
 
 @require_safe
