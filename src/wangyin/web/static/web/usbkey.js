@@ -15,11 +15,16 @@ async function call(agent, path, body) {
 
 class Refused extends Error {}
 
+// The key the bank bound to the holder, when the page names it (the corporate pages name
+// the operator's key for the company): the agent signs with it without asking which key.
+const serial = document.querySelector('meta[name="wangyin-usbkey-serial"]')?.content || "";
+
 // Open the key's window (now, while the click still counts as the customer's), ask, wait.
 async function onTheKey(agent, kind, payload) {
   const popup = window.open("about:blank", "usbkey", "popup,width=520,height=640");
   try {
-    const { id, confirm_url: confirmUrl } = await call(agent, "/requests", { kind, payload });
+    const { id, confirm_url: confirmUrl } = await call(agent, "/requests",
+      serial ? { kind, payload, serial } : { kind, payload });
     if (popup) popup.location = confirmUrl;
     for (;;) {
       await sleep(400);
