@@ -12,13 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.browser.corporate import key_agent, sign_in, sign_on_key
+from tests.browser.test_backoffice import _staff_sign_in
 from tests.browser.test_login import _shot
 from tests.conftest import cny
 from tests.corporate.conftest import (  # noqa: F401 -- fixtures
     authoriser,
+    key_of,
     now,
     service,
+    sign,
 )
+from wangyin.backoffice import staff
 from wangyin.corporate import reconciliation as recon
 from wangyin.corporate.models.reconciliation import BalanceStatement, StatementStatus
 from wangyin.customers import services as customers
@@ -110,3 +114,46 @@ def test_an_authoriser_confirms_last_months_balance_with_the_usb_key(
     assert statement.status == StatementStatus.AGREED
     assert statement.answered_by_id == authoriser.pk
     assert recon.signed_answer_holds(statement)
+
+
+@pytest.mark.req("FC-07", "AD-02")
+def test_a_teller_follows_up_a_disagreement_and_resolves_it(
+    page, live_server, service, company, authoriser, sign, now
+):
+    recon.statements_issue(date(2026, 10, 1), now)
+    statement = BalanceStatement.objects.get(account=company.basic)
+    answer = recon.Answer(
+        agree=False,
+        company_balance_fen=1_190_000_00,
+        differences=(
+            recon.DifferenceSpec(
+                "COMPANY_OUT", date(2026, 10, 30), 10_000_00, "转账支票 No.5521 未兑付"
+            ),
+        ),
+    )
+    sign.key_of(authoriser)
+    challenge = recon.answer_challenge(authoriser, statement.pk, answer, now)
+    recon.answer_verify(
+        authoriser, statement.pk, answer, challenge.pk, sign(authoriser, challenge)["USBKEY"], now
+    )
+    recon.answer_submit(authoriser, statement.pk, answer, challenge.pk, now)
+
+    _staff_sign_in(page, live_server.url, "teller07", staff.TELLER)
+    page.click("#nav-reconciliation")
+    page.wait_for_url("**/bo/reconciliation/")
+    page.click(f"#statement-{statement.pk} a")
+    page.wait_for_url(f"**/bo/reconciliation/{statement.pk}/")
+    assert "转账支票 No.5521 未兑付" in page.inner_text("#statement-differences")
+    assert "验证通过" in page.inner_text("#statement-signature")
+    page.fill("#note_text", "已致电企业会计，支票于11月2日兑付")
+    page.click("#note-form button")
+    page.wait_for_selector("#notice")
+    _shot(page, "bo-recon-statement")
+    page.fill("#resolve_text", "差异为未兑付支票，已于11月2日兑付，余额一致")
+    page.click("#resolve-form button")
+    page.wait_for_selector("#notice")
+    assert "不符已处理" in page.inner_text("#statement-status")
+    _shot(page, "bo-recon-resolved")
+    statement.refresh_from_db()
+    assert statement.status == StatementStatus.RESOLVED
+    assert statement.resolved_by == "staff:teller07"
