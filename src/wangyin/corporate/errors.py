@@ -385,3 +385,260 @@ class InstructionNotAuthorised(CorporateError):
     code = "corporate_instruction_not_authorised"
     http_status = 409
     message = _("The instruction has not been fully authorised and cannot be paid.")
+
+
+# --- reconciliation (corporate.reconciliation) -------------------------------------------
+
+
+class StatementNotFound(CorporateError):
+    code = "corporate_statement_not_found"
+    http_status = 404
+    message = _("No such balance statement.")
+
+
+class ReconcileRoleRequired(CorporateError):
+    code = "corporate_reconcile_role_required"
+    http_status = 403
+    message = _("Balance statements are answered by an operator who authorises payments. "
+                "Your administrator assigns roles.")
+
+
+class StatementAnswered(CorporateError):
+    code = "corporate_statement_answered"
+    http_status = 409
+    message = _("This balance statement has already been answered.")
+
+
+class CompanyBalanceRequired(CorporateError):
+    code = "corporate_company_balance_required"
+    message = _("Give the balance of the account in your company's books.")
+
+
+class DifferencesRequired(CorporateError):
+    code = "corporate_differences_required"
+    message = _("When the balances do not agree, list the items that explain the difference "
+                "(at least one, at most 20).")
+
+
+class DifferenceInvalid(CorporateError):
+    code = "corporate_difference_invalid"
+    message = _("Each difference needs its kind, its date, a positive amount and a "
+                "description of up to 100 characters.")
+
+
+class DifferencesOnAgreement(CorporateError):
+    code = "corporate_differences_on_agreement"
+    message = _("Balances that agree have no differences: choose 'The balances do not agree' "
+                "to report them.")
+
+
+class StatementNotDisputed(CorporateError):
+    code = "corporate_statement_not_disputed"
+    http_status = 409
+    message = _("Only a statement whose differences are reported and not yet resolved can be "
+                "resolved.")
+
+
+class NoteRequired(CorporateError):
+    code = "corporate_note_required"
+    message = _("Write the note (up to 500 characters).")
+
+
+# --- groups (corporate.groups: group view FC-08, accounts linked online ON-05) -----------
+
+
+class GroupAccountNotFound(CorporateError):
+    code = "corporate_group_account_not_found"
+    http_status = 404
+    message = _("No company account at this bank has this number.")
+
+
+class GroupOwnAccount(CorporateError):
+    code = "corporate_group_own_account"
+    message = _("This is the company's own account: link it to the service instead. The "
+                "group view is for accounts of other companies.")
+
+
+class GroupAccountClosed(CorporateError):
+    code = "corporate_group_account_closed"
+    message = _("A closed account cannot be granted to the group view.")
+
+
+class GroupAuthorisationRequired(CorporateError):
+    code = "corporate_group_authorisation_required"
+    message = _("Give the reference of the subsidiary's written authorisation (up to 60 "
+                "characters).")
+
+
+class GroupGrantExists(CorporateError):
+    code = "corporate_group_grant_exists"
+    http_status = 409
+    message = _("This account is already in the company's group view.")
+
+
+class GroupGrantNotFound(CorporateError):
+    code = "corporate_group_grant_not_found"
+    http_status = 404
+    message = _("No such account in the group view.")
+
+
+class GroupViewRefused(CorporateError):
+    code = "corporate_group_view_refused"
+    http_status = 403
+    message = _("Only the administrator and the operators the administrator allows see the "
+                "group's accounts.")
+
+
+class LinkApproverMissing(CorporateError):
+    code = "corporate_link_approver_missing"
+    http_status = 409
+    message = _("Linking an account online needs another operator with the authorising role "
+                "to approve it. Otherwise the account is linked at a bank counter.")
+
+
+class LinkRequestExists(CorporateError):
+    code = "corporate_link_request_exists"
+    http_status = 409
+    message = _("A request to link this account is already open.")
+
+
+class LinkRequestNotFound(CorporateError):
+    code = "corporate_link_request_not_found"
+    http_status = 404
+    message = _("No such request to link an account.")
+
+
+class LinkRequestState(CorporateError):
+    code = "corporate_link_request_state"
+    http_status = 409
+    message = _("The request is no longer in a state that allows this.")
+
+
+class LinkRequestExpired(CorporateError):
+    code = "corporate_link_request_expired"
+    http_status = 409
+    message = _("The request has expired. Nothing was linked; start a new request if the "
+                "account is still to be linked.")
+
+
+class LinkOwnRequest(CorporateError):
+    code = "corporate_link_own_request"
+    http_status = 403
+    message = _("You asked for this linking: another operator with the authorising role must "
+                "approve it.")
+
+
+class LinkCodeNotYours(CorporateError):
+    code = "corporate_link_code_not_yours"
+    http_status = 403
+    message = _("Only the administrator who asked for the linking or the operator who "
+                "approved it enters the contact's confirmation code.")
+
+
+class LinkCodeWrong(CorporateError):
+    code = "corporate_link_code_wrong"
+    message = _("The confirmation code is not right. Nothing was linked.")
+
+
+class LinkCodeFailed(CorporateError):
+    code = "corporate_link_code_failed"
+    http_status = 409
+    message = _("The confirmation code was wrong too many times, or has expired. Nothing was "
+                "linked and the request has ended; start a new request.")
+
+
+class LinkAuthoriserOnly(CorporateError):
+    code = "corporate_link_authoriser_only"
+    http_status = 403
+    message = _("Only the administrator asks for linking an account, and only an operator with "
+                "the authorising role approves or rejects it.")
+
+
+class LinkSignaturesInvalid(CorporateError):
+    code = "corporate_link_signatures_invalid"
+    http_status = 409
+    message = _("The request differs from what its two operators signed. Nothing was linked; "
+                "please contact the bank.")
+
+
+# --- batches (corporate.batches) ---------------------------------------------------------
+
+
+class BatchNotFound(CorporateError):
+    code = "corporate_batch_not_found"
+    http_status = 404
+    message = _("No such batch payment.")
+
+
+class BatchFileUnreadable(CorporateError):
+    code = "corporate_batch_file_unreadable"
+    message = _("The file could not be read. Upload a CSV file (UTF-8 or GB18030) or an "
+                "Excel .xlsx file laid out as the template.")
+
+
+class BatchFileTooLarge(CorporateError):
+    code = "corporate_batch_file_too_large"
+    message = _("The file is larger than 10 MB. Split the payments into several files.")
+
+
+class BatchFileEmpty(CorporateError):
+    code = "corporate_batch_file_empty"
+    message = _("The file has no payment rows under its header row.")
+
+
+class BatchColumnsMissing(CorporateError):
+    code = "corporate_batch_columns_missing"
+    message = _("The header row must name the columns payee name, account and amount (as "
+                "in the template).")
+
+
+class BatchTooManyRows(CorporateError):
+    code = "corporate_batch_too_many_rows"
+    message = _("A batch has at most 20,000 payment rows. Split the payments into several "
+                "files.")
+
+
+class BatchHasErrors(CorporateError):
+    code = "corporate_batch_has_errors"
+    http_status = 409
+    message = _("Some rows have errors. Remove them, or upload a corrected file, before "
+                "submitting.")
+
+
+class BatchEmpty(CorporateError):
+    code = "corporate_batch_empty"
+    http_status = 409
+    message = _("The batch has no row left to pay.")
+
+
+class BatchRowNotFound(CorporateError):
+    code = "corporate_batch_row_not_found"
+    http_status = 404
+    message = _("The batch has no such row.")
+
+
+class BatchAmountUnreadable(CorporateError):
+    code = "corporate_batch_amount_unreadable"
+    message = _("Enter the amount in yuan, such as 1234.56 (at most two decimals).")
+
+
+class BatchAmountNotPositive(CorporateError):
+    code = "corporate_batch_amount_not_positive"
+    message = _("The amount must be more than zero.")
+
+
+class BatchAccountAsNumber(CorporateError):
+    code = "corporate_batch_account_as_number"
+    message = _("Excel stored the account number as a number and lost its last digits. "
+                "Format the column as text and enter the number again.")
+
+
+class BatchRowNotPaid(CorporateError):
+    code = "corporate_batch_row_not_paid"
+    message = _("The payment could not be made for a technical reason after several "
+                "attempts. Please contact the bank.")
+
+
+class BatchNothingPaid(CorporateError):
+    code = "corporate_batch_nothing_paid"
+    message = _("No row of the batch could be paid.")
