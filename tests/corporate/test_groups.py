@@ -408,3 +408,21 @@ def test_linked_at_the_counter_meanwhile_ends_the_request(service, admin, author
     assert AccountLinkRequest.objects.get(pk=request.pk).status == "FAILED"
     assert ServiceAccount.objects.filter(account=third_account).count() == 1
 
+
+
+@pytest.mark.req("ON-05")
+def test_the_link_expiry_job_is_registered_and_runs(service, admin, authoriser, third_account,
+                                                    sign, now):
+    from unittest import mock
+
+    from procrastinate.contrib.django import app
+
+    from wangyin.corporate import tasks
+
+    assert "corporate.expire_link_requests" in app.tasks
+    assert any(p.periodic_id == "corporate-expire-link-requests"
+               for p in app.periodic_registry.periodic_tasks.values())
+    request = _request(admin, third_account, sign, now)
+    with mock.patch("wangyin.core.clock.now", return_value=request.expires_at):
+        assert tasks.expire_link_requests(timestamp=0) == 1
+    assert AccountLinkRequest.objects.get(pk=request.pk).status == "EXPIRED"
