@@ -7,6 +7,7 @@ import functools
 import secrets
 
 from django import forms
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from wangyin.core.money import Money, format_money
@@ -118,3 +119,50 @@ class InstructionFilterForm(forms.Form):
         self.fields["account"].choices = [("", _("All accounts"))] + [
             (a.pk, f"{a.get_product_display()} {a.masked_number}") for a in accounts
         ]
+
+
+class BatchUploadForm(forms.Form):
+    """A batch payment file as the entering operator uploads it; the rows are checked by
+    ``corporate.batches``, the file's size here (``max_bytes``)."""
+
+    debit_account = forms.TypedChoiceField(label=_("Pay from"), coerce=int)
+    purpose = forms.CharField(
+        label=_("Purpose"),
+        max_length=60,
+        error_messages={"required": _("Enter what the batch is for (up to 60 characters).")},
+        help_text=_("For example: salaries for March. The approvers see it."),
+    )
+    file = forms.FileField(
+        label=_("File (CSV or Excel)"),
+        error_messages={
+            "required": _("Choose the file to upload."),
+            "empty": _("The file is empty."),
+        },
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, accounts=(), max_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
+        self.fields["file"].widget.attrs["accept"] = (
+            ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        self.fields["file"].help_text = _(
+            "Use the template: one payee per row. At most %(size)s."
+        ) % {"size": filesizeformat(max_bytes)}
+        self.fields["debit_account"].choices = (
+            PaymentForm(accounts=accounts).fields["debit_account"].choices
+        )
+
+    def clean_file(self) -> tuple[str, bytes]:
+        """The file's name and content, refused when it is larger than the limit."""
+        upload = self.cleaned_data["file"]
+        if upload.size > self.max_bytes:
+            raise forms.ValidationError(file_too_large(self.max_bytes))
+        return upload.name, upload.read(self.max_bytes + 1)
+
+
+def file_too_large(max_bytes: int) -> str:
+    return _("The file is larger than %(size)s. Split it into several batches.") % {
+        "size": filesizeformat(max_bytes)
+    }

@@ -66,3 +66,10 @@ class Command(BaseCommand):
                     f"{operator['pin']}")
             self.stdout.write("  (one U盾 agent holds all the demo keys: its window asks which "
                               "key signs — pick the serial of the operator signed in)")
+            payroll = corporate.get("payroll")
+            if payroll:
+                self.stdout.write(
+                    f"  payroll file for a batch payment (pay01: 批量付款 Batch payments): "
+                    f"{payroll['file']} — {payroll['rows']} rows, {payroll['errors']} with "
+                    f"deliberate mistakes to remove; then {payroll['paid_rows']} rows, "
+                    f"{payroll['total']} (chk01 checks, auth01 authorises, the worker pays)")
