@@ -118,6 +118,17 @@ def test_sm2_certificates_verify_with_openssl(now, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.req("FA-05", "TX-04")
+@pytest.mark.parametrize("name", ["sm2", "p256"])
+@pytest.mark.parametrize("signature", [b"x" * 64, b"", b"\x30\x02\x00\x00", b"\x00" * 72])
+def test_bytes_that_are_no_signature_are_refused_not_an_error(name, signature):
+    suite = pki.SUITES[name]
+    key = suite.generate()
+    public = suite.public_der(key)
+    assert suite.verify(public, suite.sign(key, b"data"), b"data")
+    assert suite.verify(public, signature, b"data") is False
+
+
 def test_a_request_not_signed_by_its_own_key_is_refused():
     suite = pki.SUITES["p256"]
     der = bytearray(pki.request_build(suite, suite.generate(), common_name="x"))

@@ -47,6 +47,9 @@ class Suite:
     _curve: type = field(repr=False)
     _hash: type = field(repr=False)
     _invalid: type[Exception] = field(repr=False)
+    # What the library raises for bytes that are no signature at all (Tongsuo's SM2:
+    # InternalError); such a "signature" is refused like a wrong one.
+    _malformed: tuple[type[Exception], ...] = field(default=(), repr=False)
 
     def generate(self):
         return self._ec.generate_private_key(self._curve())
@@ -69,7 +72,7 @@ class Suite:
                 return False
             public_key = self._serialization.load_der_public_key(public_der)
             public_key.verify(signature, data, self._ec.ECDSA(self._hash()))
-        except (self._invalid, ValueError, TypeError, AttributeError):
+        except (self._invalid, *self._malformed, ValueError, TypeError, AttributeError):
             return False
         return True
 
@@ -85,7 +88,8 @@ class Suite:
 
 SUITES = {
     "sm2": Suite("sm2", SM2_CURVE, "1.2.156.10197.1.501", sm_ec, sm_serialization,
-                 sm_ec.SM2, sm_hashes.SM3, sm_exceptions.InvalidSignature),
+                 sm_ec.SM2, sm_hashes.SM3, sm_exceptions.InvalidSignature,
+                  (sm_exceptions.InternalError,)),
     "p256": Suite("p256", "1.2.840.10045.3.1.7", "1.2.840.10045.4.3.2", ec, serialization,
                   ec.SECP256R1, hashes.SHA256, InvalidSignature),
 }
