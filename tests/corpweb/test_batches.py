@@ -185,6 +185,8 @@ def test_invalid_rows_come_first_with_their_line_and_block_the_submit_until_remo
     assert statuses == {2: "VALID", 3: "VALID", 4: "REMOVED", 5: "REMOVED"}
     after = entering.get(removed.url).content.decode()
     assert 'id="batch-invalid"' not in after and "17,700.50" in after
+    notice = re.search(r'id="batch-notice">([^<]+)<', after).group(1)
+    assert "2 笔" in notice and "¥17,700.50" in notice
     assert entering.post(f"/corp/batches/{instruction.pk}/submit/").status_code == 302
     instruction.refresh_from_db()
     assert instruction.status == InstructionStatus.ENTERED

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from wangyin.audit import services as audit
 from wangyin.core import clock
 from wangyin.core.errors import DomainError
-from wangyin.core.money import Money
+from wangyin.core.money import Money, format_money
 from wangyin.core.money_words import amount_in_words
 from wangyin.corporate import batches, selectors
 from wangyin.corporate.models import Instruction, InstructionKind, InstructionStatus
@@ -209,7 +209,7 @@ def batch_remove(request, instruction_id: int):
         request,
         instruction.pk,
         _("Removed. The batch now pays %(rows)s rows, %(total)s in all.")
-        % {"rows": counts.included, "total": Money(instruction.amount_fen)},
+        % {"rows": counts.included, "total": format_money(Money(instruction.amount_fen))},
     )
 
 
