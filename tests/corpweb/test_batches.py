@@ -422,3 +422,23 @@ def test_the_approver_sees_the_batch_and_after_execution_everyone_downloads_the_
         == 2
     )
     assert client.get(f"/corp/instructions/{instruction.pk}/result.pdf").status_code == 404
+
+
+@pytest.mark.req("FC-04", "FC-02")
+def test_the_enterer_cancels_a_draft_batch_with_a_reason(entering, company, payee, wang):
+    upload(entering, company, csv_file(good_rows(payee, wang)))
+    instruction = Instruction.objects.get()
+    page = entering.get(f"/corp/batches/{instruction.pk}/").content.decode()
+    assert f'action="/corp/payments/{instruction.pk}/cancel/"' in page
+    refused = entering.post(f"/corp/payments/{instruction.pk}/cancel/", {"reason": " "})
+    assert refused.status_code == 400
+    instruction.refresh_from_db()
+    assert instruction.status == InstructionStatus.DRAFT
+    done = entering.post(f"/corp/payments/{instruction.pk}/cancel/", {"reason": "文件有误"})
+    assert done.url == f"/corp/instructions/{instruction.pk}/"
+    instruction.refresh_from_db()
+    assert instruction.status == InstructionStatus.CANCELLED
+    assert instruction.end_reason == "文件有误"
+    assert entering.post(f"/corp/batches/{instruction.pk}/submit/").status_code == 302
+    instruction.refresh_from_db()
+    assert instruction.status == InstructionStatus.CANCELLED  # a cancelled batch stays so
