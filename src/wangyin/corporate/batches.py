@@ -784,6 +784,7 @@ def _start(instruction_id: int, now: datetime) -> tuple[Instruction | None, _Run
                 return _fail(instruction, PaymentBlocked(extra={
                     "reasons": list(decision.reasons), "action": decision.action}),
                     at=now, action="blocked"), None
+            instruction.save(update_fields=["risk_action", "risk_reasons"])  # its one update
             _fail_listed(batch, now)
             batch.started_at = now
             batch.save(update_fields=["started_at"])
