@@ -479,8 +479,13 @@ def test_an_authorised_batch_pays_each_row_once(service, enterer, authoriser, pe
     assert (batch.paid_count, batch.paid_fen, batch.failed_count) == (4, 3070_00, 0)
     assert batch.started_at == now and batch.finished_at == now
     assert done.events.last().action == "executed"
-    # the payees at this bank are told (TX-09)
+    # the payees at this bank are told (TX-09); the company once, for the whole batch
     assert SmsMessage.objects.filter(purpose="payments.credit").count() == 2
+    summary = list(SmsMessage.objects.filter(purpose="payments.debit")
+                   .values_list("phone", "body"))
+    assert {phone for phone, _ in summary} == {company.contact_phone, enterer.person.phone}
+    assert len(summary) == 2
+    assert "成功4笔，共¥3,070.00；未成功0笔" in summary[0][1]
     # again: nothing more
     for _ in range(2):
         assert execution.instruction_execute(instruction.pk, now).status == "EXECUTED"

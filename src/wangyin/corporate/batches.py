@@ -87,7 +87,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from wangyin.core.errors import DomainError
-from wangyin.core.money import Money
+from wangyin.core.money import Money, format_money
 from wangyin.corporate import approvals, execution, holds
 from wangyin.corporate.errors import (
     BatchAccountAsNumber,
@@ -125,7 +125,7 @@ from wangyin.corporate.models.batches import (
 from wangyin.customers.models import CustomerAccount
 from wangyin.customers.validation import normalise_identifier
 from wangyin.ledger import services as ledger
-from wangyin.ledger.models import Hold
+from wangyin.ledger.models import Account, Hold
 from wangyin.payments import directory, fees, payees
 from wangyin.payments import services as payments
 from wangyin.payments.errors import PaymentBlocked
@@ -863,7 +863,7 @@ def _pay_row(instruction_id: int, row_id: int, run: _Run, now: datetime) -> str:
             amount_fen=row.amount_fen, purpose=row.purpose,
             idempotency_key=row_key(instruction_id, row.line), digest=run.digest,
             risk_event=run.event, risk_decision=run.decision, reserved_hold_id=hold_id,
-            actor=SYSTEM)
+            actor=SYSTEM, tell_payer=False)  # one summary when the batch ends (_told)
         row.attempts += 1
         row.ended_at = now
         try:
@@ -903,6 +903,21 @@ def _attempt_failed(row_id: int, now: datetime) -> bool:
     return row.status == RowStatus.FAILED
 
 
+def _told(instruction: Instruction, batch: Batch, now: datetime) -> None:
+    """The company's contact and the entering operator hear once of the whole batch (its
+    rows' debits tell nobody: a payroll is not ten thousand SMS); each payee here is told of
+    their own credit as usual."""
+    account = Account.objects.get(pk=instruction.debit_account.ledger_account_id)
+    holds.tell(instruction,
+               f"贵单位尾号{instruction.debit_account.number[-4:]}的账户批量付款"
+               f"（指令号{instruction.pk}）已处理：成功{batch.paid_count}笔，共"
+               f"{format_money(Money(batch.paid_fen, instruction.currency))}；未成功"
+               f"{batch.failed_count}笔。可用余额"
+               f"{format_money(Money(account.balance - account.held, instruction.currency))}"
+               "，详情请登录企业网银查看。",
+               purpose="payments.debit", actor=SYSTEM, at=now)
+
+
 def _finish(instruction_id: int, now: datetime) -> Instruction | None:
     """Every included row final: EXECUTED (or FAILED when no row was paid), what is still
     reserved released, the counts kept."""
@@ -914,6 +929,7 @@ def _finish(instruction_id: int, now: datetime) -> Instruction | None:
         if BatchRow.objects.filter(batch=batch, status=RowStatus.VALID).exists():
             return instruction
         _counts(batch)
+        _told(instruction, batch, now)
         if not batch.paid_count:
             return _fail(instruction, BatchNothingPaid(), at=now)
         if instruction.hold_id is not None:

@@ -34,7 +34,7 @@ from wangyin.core.masking import mask_account, mask_name
 from wangyin.core.money import Money, format_money
 from wangyin.corporate import approvals
 from wangyin.corporate.errors import InstructionNotFound, InstructionStateRefused
-from wangyin.corporate.models import Instruction, InstructionStatus
+from wangyin.corporate.models import Instruction, InstructionKind, InstructionStatus
 from wangyin.ledger import services as ledger
 from wangyin.notify import services as notify
 from wangyin.risk import services as risk
@@ -59,15 +59,15 @@ def _when(at: datetime) -> str:
 
 
 def _words(instruction: Instruction) -> str:
-    return (
-        f"贵单位尾号{instruction.debit_account.number[-4:]}的账户向"
-        f"{mask_name(instruction.payee_name)}付款"
-        f"{format_money(Money(instruction.amount_fen, instruction.currency))}"
-        f"（指令号{instruction.pk}）"
-    )
+    amount = format_money(Money(instruction.amount_fen, instruction.currency))
+    tail = instruction.debit_account.number[-4:]
+    if instruction.kind == InstructionKind.BATCH:
+        return f"贵单位尾号{tail}的账户批量付款{amount}（指令号{instruction.pk}）"
+    return (f"贵单位尾号{tail}的账户向{mask_name(instruction.payee_name)}付款{amount}"
+            f"（指令号{instruction.pk}）")
 
 
-def _tell(instruction: Instruction, text: str, *, purpose: str, actor: str, at: datetime) -> None:
+def tell(instruction: Instruction, text: str, *, purpose: str, actor: str, at: datetime) -> None:
     """The company's contact (no message centre: by SMS, as the counter's notices) and the
     operator who entered it, once when they share a number."""
     body = f"{settings.SMS_SIGNATURE}{text}"
@@ -119,7 +119,7 @@ def hold(instruction: Instruction, *, at: datetime) -> Instruction:
         case=case_id,
         reasons=instruction.risk_reasons,
     )
-    _tell(
+    tell(
         instruction,
         f"{_words(instruction)}已于{_when(at)}暂停支付，等待本行风险审核，"
         f"审核后通知您。如有疑问请致电{settings.BANK_HOTLINE}。",
@@ -224,7 +224,7 @@ def held_refuse(*, instruction_id: int, staff: str, reason: str, at: datetime) -
         reason=reason[: approvals.REASON_MAX],
         hold_released=instruction.hold_id,
     )
-    _tell(
+    tell(
         instruction,
         f"经本行风险审核，{_words(instruction)}未予支付"
         f"{'，预留资金已解冻' if instruction.hold_id else ''}。"

@@ -89,6 +89,9 @@ class Payer:
     actor: str
     person_id: int | None = None
     company_id: int | None = None
+    # False: the payer is not told of this debit here; the caller tells them itself (a
+    # corporate batch: one summary for all its rows, not one SMS per row).
+    told: bool = True
 
     def __post_init__(self) -> None:
         if (self.person_id is None) == (self.company_id is None):
@@ -442,7 +445,8 @@ def _alerts(transfer: Transfer, payer: Payer, at: datetime) -> None:
         alerts.held(transfer, actor=actor, at=at)
         risk.money_held(person_id=transfer.person_id, at=at)
         return
-    alerts.debited(transfer, actor=actor, at=at)
+    if payer.told:
+        alerts.debited(transfer, actor=actor, at=at)
     if transfer.status == TransferStatus.DONE:
         alerts.credited(transfer, actor=actor, at=at)
 
@@ -471,6 +475,7 @@ class CompanyOrder:
     payee_bank: str = ""  # CNAPS code; empty (or ours): this bank
     reserved_hold_id: int | None = None  # the money reserved on entry, if any
     actor: str = "system:corporate"
+    tell_payer: bool = True  # False: the caller tells the company (a batch's summary)
 
 
 def _funds_check(debit: CustomerAccount, need_fen: int, hold: Hold | None) -> None:
@@ -504,7 +509,7 @@ def company_transfer_execute(*, order: CompanyOrder, at: datetime) -> Transfer:
     ``NotYourAccount`` or the payee's errors (an account closed since entry …)."""
     if not order.idempotency_key or len(order.idempotency_key) > 64:
         raise ValueError("an idempotency key of 1 to 64 characters")
-    payer = Payer(actor=order.actor, company_id=order.company_id)
+    payer = Payer(actor=order.actor, company_id=order.company_id, told=order.tell_payer)
     with transaction.atomic():
         found = (Transfer.objects.filter(company_id=order.company_id,
                                          idempotency_key=order.idempotency_key).first())
