@@ -37,7 +37,9 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
     counts = (Person.objects.count(), Company.objects.count(),
               CustomerAccount.objects.count(), Account.objects.count(),
               Journal.objects.count())
-    assert counts == (7, 1, 5, 10, 605)  # 5 GL accounts; the company's 4 operators
+    # 5 GL accounts; the company's 4 operators; its 19 employees with a Class I account each;
+    # the subsidiary (group view) with its basic account and two deposits
+    assert counts == (26, 2, 25, 30, 607)
     assert {login["login"] for login in first.logins} == {"zhangwei", "linademo", "teller01",
                                                          "auditor01", "secadmin01", "risk01",
                                                          "riskhq01"}
@@ -76,10 +78,15 @@ def test_demo_loads_once_and_verifies(at, own_var_dir):
     # 李娜 receives by mobile number: zhangwei can pay 13907970002.
     from wangyin.payments import payees
     assert payees.mobile_account("13907970002").person_id == lina.pk
-    products = sorted(CustomerAccount.objects.values_list("product", flat=True))
+    products = sorted(set(CustomerAccount.objects.values_list("product", flat=True)))
     assert products == ["CORPORATE_BASIC", "CORPORATE_GENERAL", "PERSONAL_I", "PERSONAL_II",
                         "PERSONAL_III"]
 
+    from wangyin.corporate.models.groups import GroupGrant
+
+    grant = GroupGrant.objects.select_related("account__company", "service__company").get()
+    assert grant.account.company.name == "赣州示范贸易有限公司"
+    assert grant.service.company.name == "赣州示范科技有限公司"
     again = load_demo(now=at, history_size=600)
     assert again.created == [] and again.journals_posted == 0
     assert (Person.objects.count(), Company.objects.count(), CustomerAccount.objects.count(),
@@ -280,8 +287,9 @@ def test_demo_operators_enter_check_and_authorise_payments(own_var_dir):
     number = result.corporate["service"]
     pay01, chk01, auth01 = (_signin(entries[c], number, now)
                             for c in ("pay01", "chk01", "auth01"))
-    basic = CustomerAccount.objects.get(product="CORPORATE_BASIC")
-    zhang = CustomerAccount.objects.get(product="PERSONAL_I")
+    basic = CustomerAccount.objects.get(product="CORPORATE_BASIC",
+                                        company__name="赣州示范科技有限公司")
+    zhang = CustomerAccount.objects.get(person__channel_users__login_name="zhangwei")
 
     def enter(yuan: int, key: str):
         return approvals.instruction_enter(

@@ -3,7 +3,16 @@
 
 from django.urls import path
 
-from wangyin.backoffice import aml, corporate, risk, risk_cases, risk_rules, views
+from wangyin.backoffice import (
+    aml,
+    corporate,
+    corporate_groups,
+    reconciliation,
+    risk,
+    risk_cases,
+    risk_rules,
+    views,
+)
 
 app_name = "bo"
 
@@ -48,6 +57,19 @@ urlpatterns = [
          corporate.account_unlink, name="company_account_unlink"),
     path("companies/<int:company_id>/corporate/cancel/", corporate.corporate_cancel,
          name="company_cancel"),
+    path("companies/<int:company_id>/group/", corporate_groups.group_page,
+         name="company_group"),
+    path("companies/<int:company_id>/group/grant/", corporate_groups.group_grant,
+         name="company_group_grant"),
+    path("companies/<int:company_id>/group/<int:grant_id>/end/",
+         corporate_groups.group_grant_end, name="company_group_end"),
+    path("reconciliation/", reconciliation.statement_queue, name="reconciliation"),
+    path("reconciliation/<int:statement_id>/", reconciliation.statement_detail,
+         name="reconciliation_statement"),
+    path("reconciliation/<int:statement_id>/note/", reconciliation.statement_note,
+         name="reconciliation_note"),
+    path("reconciliation/<int:statement_id>/resolve/", reconciliation.statement_resolve,
+         name="reconciliation_resolve"),
     path("staff/", views.staff_admin, name="staff"),
     path("staff/<str:username>/disable/", views.staff_disable, name="staff_disable"),
     path("staff/<str:username>/enable/", views.staff_enable, name="staff_enable"),

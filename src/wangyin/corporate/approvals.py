@@ -147,7 +147,7 @@ SYSTEM = "system:corporate"
 RISK = "system:risk"
 # Counted against an operator's daily limit: entered and not ended without paying.
 COUNTED = (InstructionStatus.ENTERED, InstructionStatus.CHECKED, InstructionStatus.AUTHORISED,
-           InstructionStatus.EXECUTED)
+           InstructionStatus.HELD, InstructionStatus.EXECUTED)
 
 
 def _json(data) -> str:
@@ -468,9 +468,41 @@ def policy_change(admin: Operator, tiers: Iterable[TierSpec], challenge_id: int,
 # --- the canonical data of an instruction ---------------------------------------------------
 
 
-def instruction_canonical(instruction: Instruction) -> str:
-    """What every approver signs (TX-06), recomputed from the instruction's own fields."""
-    return _json({
+def batch_row_canonical(line: int, account: str, name: str, bank_code: str,
+                        amount_fen: int, purpose: str) -> str:
+    """One row of a batch as its digest covers it (canonical JSON of a list)."""
+    return _json([line, account, name, bank_code, amount_fen, purpose])
+
+
+def batch_rows_data(instruction: Instruction) -> dict[int, str]:
+    """{line: canonical row} of the rows a batch includes (neither removed nor in error),
+    read from the stored rows: one query, in line order."""
+    from wangyin.corporate.models.batches import INCLUDED, BatchRow
+
+    rows = (BatchRow.objects.filter(batch__instruction_id=instruction.pk, status__in=INCLUDED)
+            .order_by("line").values_list("line", "payee_account", "payee_name",
+                                          "payee_bank__code", "amount_fen", "purpose"))
+    return {row[0]: batch_row_canonical(row[0], row[1], row[2], row[3] or "", row[4], row[5])
+            for row in rows}
+
+
+def batch_rows_digest(rows: Iterable[str]) -> str:
+    """The SHA-256 over a batch's canonical rows, one a line, in line order."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(row.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def instruction_canonical(instruction: Instruction, *,
+                          batch_rows: dict[int, str] | None = None) -> str:
+    """What every approver signs (TX-06), recomputed from the instruction's own fields.
+    A batch (payee fields blank) adds its file's SHA-256, the number of rows it includes
+    and a digest over those rows' canonical data (line, account, name, bank code, amount,
+    purpose, in line order): with the total (``amount_fen``), what every signature covers.
+    ``batch_rows``: the rows already read (``batch_rows_data``)."""
+    data = {
         "instruction": instruction.pk, "kind": instruction.kind,
         "service": instruction.service.number,
         "debit_account": instruction.debit_account.number,
@@ -478,7 +510,16 @@ def instruction_canonical(instruction: Instruction) -> str:
         "payee_bank": instruction.payee_bank.code if instruction.payee_bank_id else "",
         "amount_fen": instruction.amount_fen, "currency": instruction.currency,
         "purpose": instruction.purpose, "checks": instruction.checkers_required,
-        "authorisations": instruction.authorisers_required})
+        "authorisations": instruction.authorisers_required}
+    if instruction.kind == InstructionKind.BATCH:
+        from wangyin.corporate.models.batches import Batch
+
+        rows = batch_rows if batch_rows is not None else batch_rows_data(instruction)
+        sha = (Batch.objects.filter(instruction_id=instruction.pk)
+               .values_list("file_sha256", flat=True).first())
+        data.update({"file_sha256": sha or "", "rows": len(rows),
+                     "rows_digest": batch_rows_digest(rows[line] for line in sorted(rows))})
+    return _json(data)
 
 
 def instruction_summary(instruction: Instruction) -> str:
@@ -486,6 +527,11 @@ def instruction_summary(instruction: Instruction) -> str:
     the canonical data (what is signed), not from columns that could have changed."""
     data = json.loads(instruction.canonical)
     amount = Money(data["amount_fen"], data["currency"])
+    if data["kind"] == InstructionKind.BATCH:
+        return (f"批量付款指令{data['instruction']}：从账户{data['debit_account']}付款"
+                f"{data['rows']}笔，合计{format_money(amount)}（大写：人民币"
+                f"{amount_in_words(amount)}），用途：{data['purpose']}，文件摘要"
+                f"{data['file_sha256'][:16]}，明细摘要{data['rows_digest'][:16]}")
     bank = (instruction.payee_bank.bank_name if instruction.payee_bank_id else "本行")
     return (f"付款指令{data['instruction']}：从账户{data['debit_account']}向"
             f"{data['payee_name']}（{bank}，账户{data['payee_account']}）付款"
@@ -493,10 +539,12 @@ def instruction_summary(instruction: Instruction) -> str:
             f"用途：{data['purpose']}")
 
 
-def _intact(instruction: Instruction, approvals: Iterable[Approval] = ()) -> None:
+def _intact(instruction: Instruction, approvals: Iterable[Approval] = (), *,
+            batch_rows: dict[int, str] | None = None) -> None:
     """The stored fields still give the canonical data, it still hashes to the digest, and
     every approval so far covers that digest; else ``InstructionAltered``."""
-    if not instruction.canonical or instruction_canonical(instruction) != instruction.canonical:
+    if not instruction.canonical or instruction_canonical(
+            instruction, batch_rows=batch_rows) != instruction.canonical:
         raise InstructionAltered(extra={"instruction": instruction.pk, "why": "fields"})
     if not hmac.compare_digest(_sha256(instruction.canonical), instruction.digest):
         raise InstructionAltered(extra={"instruction": instruction.pk, "why": "digest"})
@@ -554,13 +602,31 @@ def _locked(service_id: int, instruction_id: int) -> Instruction:
 
 @dataclass(frozen=True)
 class _Order:
-    """What the entering operator asked for, checked."""
+    """What the entering operator asked for, checked. A batch has no one payee (its rows
+    are the payees): ``kind`` is then the kind risk control sees and ``fee_fen`` the fees
+    of its rows, reserved with the total on entry."""
 
     debit: CustomerAccount
     scope: OperatorScope
-    payee: payees.Resolved
+    payee: payees.Resolved | None
     amount_fen: int
     purpose: str
+    kind: str = ""
+    fee_fen: int | None = None
+
+    @property
+    def transfer_kind(self) -> str:
+        return self.payee.kind if self.payee is not None else self.kind
+
+    @property
+    def counterparty(self) -> str:
+        return self.payee.account if self.payee is not None else ""
+
+    def reserve_fee(self) -> int:
+        """The fee reserved with the amount (by the schedule of the day of entry)."""
+        if self.fee_fen is not None:
+            return self.fee_fen
+        return fees.fee_for(segment=SEGMENT, kind=self.payee.kind, amount_fen=self.amount_fen)
 
 
 def _may_enter(operator: Operator) -> None:
@@ -573,25 +639,36 @@ def _may_enter(operator: Operator) -> None:
         raise EnterRoleRequired(extra={"operator": operator.pk})
 
 
-def _order_check(operator: Operator, *, debit_account_id: int, payee_account: str,
-                 payee_name: str, payee_bank_code: str, amount_fen: int,
-                 purpose: str) -> _Order:
-    """Every check of what was typed that does not depend on the day's other payments."""
+def debit_check(operator: Operator, debit_account_id: int) -> OperatorScope:
+    """The operator may enter payments (``_may_enter``) from this account of their scope,
+    which can pay. Their scope, with the account and its ledger account."""
     _may_enter(operator)
     scope = _scope_of(operator, debit_account_id)
-    debit = scope.account
-    if debit.ledger_account.status != AccountStatus.ACTIVE:
-        raise AccountCannotPay(extra={"account": debit.number})
+    if scope.account.ledger_account.status != AccountStatus.ACTIVE:
+        raise AccountCannotPay(extra={"account": scope.account.number})
+    return scope
+
+
+def amount_check(amount_fen: int) -> None:
+    """One payment's amount: positive fen, at most the bank's online maximum."""
     if type(amount_fen) is not int or amount_fen <= 0:
         raise InvalidAmount(extra={"amount_fen": amount_fen})
     if amount_fen > MAX_AMOUNT_FEN:
         raise AmountAboveMaximum(extra={"amount_fen": amount_fen})
+
+
+def purpose_clean(purpose: str) -> str:
+    """The purpose (用途) with its spaces collapsed: required, up to 60 characters."""
     purpose = " ".join((purpose or "").split())
     if not purpose or len(purpose) > TEXT_MAX:
         raise PurposeRequired()
-    payee = payees.resolve(company_id=operator.service.company_id, account=payee_account,
-                           name=payee_name, bank_code=(payee_bank_code or "").strip())
-    if payee.credit is not None and payee.credit.pk == debit.pk:
+    return purpose
+
+
+def payee_check(scope: OperatorScope, payee: payees.Resolved, amount_fen: int) -> None:
+    """What a resolved payee and the amount must still pass: not the debit account itself,
+    a name that fits, and the operator's own per-payment limit on the account."""
+    if payee.credit is not None and payee.credit.pk == scope.account_id:
         raise SameAccount()
     if len(payee.name) > TEXT_MAX:
         raise PayeeNameTooLong()
@@ -600,7 +677,19 @@ def _order_check(operator: Operator, *, debit_account_id: int, payee_account: st
             _("Your own limit for one payment from this account is %(limit)s.")
             % {"limit": _yuan(scope.per_payment_fen)},
             extra={"limit": scope.per_payment_fen, "amount_fen": amount_fen})
-    return _Order(debit=debit, scope=scope, payee=payee, amount_fen=amount_fen,
+
+
+def _order_check(operator: Operator, *, debit_account_id: int, payee_account: str,
+                 payee_name: str, payee_bank_code: str, amount_fen: int,
+                 purpose: str) -> _Order:
+    """Every check of what was typed that does not depend on the day's other payments."""
+    scope = debit_check(operator, debit_account_id)
+    amount_check(amount_fen)
+    purpose = purpose_clean(purpose)
+    payee = payees.resolve(company_id=operator.service.company_id, account=payee_account,
+                           name=payee_name, bank_code=(payee_bank_code or "").strip())
+    payee_check(scope, payee, amount_fen)
+    return _Order(debit=scope.account, scope=scope, payee=payee, amount_fen=amount_fen,
                   purpose=purpose)
 
 
@@ -627,9 +716,10 @@ def _day_check(operator: Operator, order: _Order, at: datetime,
 
 def _fill(instruction: Instruction, order: _Order) -> None:
     instruction.debit_account = order.debit
-    instruction.payee_account = order.payee.account
-    instruction.payee_name = order.payee.name
-    instruction.payee_bank = order.payee.bank
+    payee = order.payee
+    instruction.payee_account = payee.account if payee is not None else ""
+    instruction.payee_name = payee.name if payee is not None else ""
+    instruction.payee_bank = payee.bank if payee is not None else None
     instruction.amount_fen = order.amount_fen
     instruction.purpose = order.purpose
 
@@ -642,7 +732,8 @@ SEALED = ["debit_account", "payee_account", "payee_name", "payee_bank", "amount_
 def _seal(instruction: Instruction, operator: Operator, order: _Order) -> ApprovalTier:
     """Write the order, the live tier and the canonical data with its digest onto the
     instruction (not saved). A draft is sealed too, each time it changes, and again when
-    it is entered: only what is entered is ever signed."""
+    it is entered: only what is entered is ever signed. A batch's tier is by its total
+    and its canonical data covers its stored rows."""
     _fill(instruction, order)
     tier = policy_tier(operator.service, order.debit.pk, order.amount_fen)
     instruction.policy_id = tier.policy_id
@@ -657,14 +748,15 @@ def _submit(instruction: Instruction, operator: Operator, order: _Order, *, at: 
             device_id: str, ip: str | None) -> bool:
     """Draft → entered: the day's limit, the tier, the canonical data and digest, the risk
     decision and the reserved money. False when risk control blocked it (it is then
-    rejected by the system; the caller commits that and refuses)."""
+    rejected by the system; the caller commits that and refuses). A batch the same way,
+    by its total, once for all its rows (``corporate.batches``)."""
     _day_check(operator, order, at, exclude_id=instruction.pk)
     tier = _seal(instruction, operator, order)
     person = operator.person
     decision = risk.evaluate(risk.Event(
-        kind=OPERATION[order.payee.kind], person_id=person.pk, channel="web",
+        kind=OPERATION[order.transfer_kind], person_id=person.pk, channel="web",
         device=device_id, ip=ip, at=at, amount_fen=order.amount_fen,
-        counterparty=order.payee.account, id_number_index=person.id_number_index,
+        counterparty=order.counterparty, id_number_index=person.id_number_index,
         phone_index=person.phone_index, segment=SEGMENT, ref=f"corporate:{instruction.pk}"))
     instruction.risk_action, instruction.risk_reasons = decision.action, list(decision.reasons)
     fields = [*SEALED, "risk_action", "risk_reasons"]
@@ -680,8 +772,7 @@ def _submit(instruction: Instruction, operator: Operator, order: _Order, *, at: 
                ip=ip, device=device_id, reasons=list(decision.reasons))
         return False
     if operator.service.reserve_on_entry:
-        fee = fees.fee_for(segment=SEGMENT, kind=order.payee.kind,
-                           amount_fen=order.amount_fen)
+        fee = order.reserve_fee()
         instruction.hold = ledger.hold_place(
             account_id=order.debit.ledger_account_id,
             amount=Money(order.amount_fen + fee, instruction.currency),
@@ -787,6 +878,8 @@ def instruction_edit(operator: Operator, instruction_id: int, *, debit_account_i
     """Change a draft (only its enterer): every field is checked again."""
     operator = _acting(operator, lock=True)
     instruction = _own_draft(operator, instruction_id)
+    if instruction.kind != InstructionKind.SINGLE:  # a batch changes by its rows
+        raise InstructionStateRefused(extra={"kind": instruction.kind})
     order = _order_check(operator, debit_account_id=debit_account_id,
                          payee_account=payee_account, payee_name=payee_name,
                          payee_bank_code=payee_bank_code, amount_fen=amount_fen,
@@ -800,7 +893,14 @@ def instruction_edit(operator: Operator, instruction_id: int, *, debit_account_i
 
 def instruction_submit(operator: Operator, instruction_id: int, at: datetime, *,
                        device_id: str = "", ip: str | None = None) -> Instruction:
-    """Submit a draft (only its enterer): checked as a new entry, then entered."""
+    """Submit a draft (only its enterer): checked as a new entry, then entered. A batch:
+    ``corporate.batches.batch_submit``."""
+    kind = (Instruction.objects.filter(pk=instruction_id, service_id=operator.service_id)
+            .values_list("kind", flat=True).first())
+    if kind == InstructionKind.BATCH:
+        from wangyin.corporate import batches  # batches imports this module
+
+        return batches.batch_submit(operator, instruction_id, at, device_id=device_id, ip=ip)
     with transaction.atomic():
         operator = _acting(operator, lock=True)
         instruction = _own_draft(operator, instruction_id)
@@ -1026,19 +1126,21 @@ def _signature_holds(signature: Signature) -> bool:
     return suite.verify(public_der, bytes(signature.signature), signature.payload.encode())
 
 
-def verify_for_execution(instruction: Instruction) -> None:
+def verify_for_execution(instruction: Instruction, *,
+                         batch_rows: dict[int, str] | None = None) -> None:
     """Raise unless the instruction may be paid as it stands (TX-06): authorised
     (``InstructionNotAuthorised``), and (``InstructionAltered``) its fields still give its
     canonical data, which still hashes to its digest, and its checks and authorisations —
     as many as it requires, by different operators none of whom entered it — each cover
     that digest with a kept USB-Key signature for this company whose payload names the
-    digest and which verifies."""
+    digest and which verifies. A batch: its rows as read (``batch_rows_data``), which the
+    caller then pays — each row's own data compared with what was verified."""
     if instruction.status != InstructionStatus.AUTHORISED:
         raise InstructionNotAuthorised(extra={"instruction": instruction.pk,
                                               "status": instruction.status})
     approvals = list(instruction.approvals.select_related(
         "operator", "signature__certificate__usb_key", "signature__challenge").order_by("pk"))
-    _intact(instruction, approvals)
+    _intact(instruction, approvals, batch_rows=batch_rows)
 
     def altered(why: str, approval: Approval | None = None) -> InstructionAltered:
         return InstructionAltered(extra={"instruction": instruction.pk, "why": why,

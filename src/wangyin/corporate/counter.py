@@ -323,27 +323,37 @@ def admin_password_reset(*, service_id: int, staff: str, reason: str,
 def account_link(*, service_id: int, account_id: int, staff: str, reason: str,
                  at: datetime) -> ServiceAccount:
     """Link another of the company's accounts to the service."""
-    service = lock_service(service_id)
+    return link_account(lock_service(service_id), account_id, actor=staff, reason=reason,
+                        channel="counter", at=at)
+
+
+def link_account(service: CorporateService, account_id: int, *, actor: str, reason: str,
+                 channel: str, at: datetime, **details) -> ServiceAccount:
+    """The linking itself, for the counter and for the online request with dual approval
+    (``corporate.groups``): the service row locked by the caller, in its transaction; one
+    of the company's own accounts in normal use, not linked yet; audited, the contact told.
+    Operators' scopes do not change (the administrator gives the account to operators)."""
     (account,) = _linkable(service.company, [account_id])
     if ServiceAccount.objects.filter(service=service, account=account,
                                      unlinked_at__isnull=True).exists():
         raise AccountAlreadyLinked(extra={"account_id": account_id})
     link = ServiceAccount.objects.create(service=service, account=account, linked_at=at,
-                                         linked_by=staff)
-    audit.record(actor=staff, action="corporate.account.linked",
+                                         linked_by=actor)
+    audit.record(actor=actor, action="corporate.account.linked",
                  target=f"corporate_service:{service.pk}", occurred_at=at,
                  details={"account_number": account.number, "reason": reason,
-                          "channel": "counter"})
+                          "channel": channel, **details})
     _tell_contact(service, f"账户尾号{account.number[-4:]}已加挂到贵单位企业网上银行。",
-                  staff=staff, at=at)
+                  staff=actor, at=at)
     return link
 
 
 @transaction.atomic
 def account_unlink(*, service_id: int, account_id: int, staff: str, reason: str,
                    at: datetime) -> ServiceAccount:
-    """Take an account out of the service: operators' scopes on it end and its open
-    instructions are cancelled. The last account cannot go (cancel the service instead)."""
+    """Take an account out of the service: operators' scopes on it end and its
+    instructions not paid yet (open, authorised, held) are cancelled. The last account
+    cannot go (cancel the service instead)."""
     service = lock_service(service_id)
     links = list(ServiceAccount.objects.select_for_update().select_related("account")
                  .filter(service=service, unlinked_at__isnull=True))
@@ -380,14 +390,22 @@ def _tell_contact(service: CorporateService, text: str, *, staff: str, at: datet
 # --- cancelling (counter only, ON-05) --------------------------------------------------
 
 
+# Ended by the counter: the open ones, and the authorised and held ones not paid yet
+# (execution would refuse them anyway; ending them now says so at once and frees the money).
+UNPAID_STATUSES = (*OPEN_STATUSES, InstructionStatus.AUTHORISED, InstructionStatus.HELD)
+
+
 def _instructions_cancel(service: CorporateService, *, staff: str, at: datetime, reason: str,
                          account_id: int | None = None) -> int:
-    """Cancel the service's open instructions (those of one debit account if given),
-    releasing any reserved money; each gets a history event and an audit row."""
+    """Cancel the service's instructions not paid yet — open, authorised or held for
+    review — (those of one debit account if given), releasing any reserved money; each
+    gets a history event and an audit row. Under each row's lock, as execution takes it:
+    one the worker is paying is waited for and then, paid, left alone; one cancelled here
+    is never paid."""
     from wangyin.corporate import approvals  # approvals asks the counter whether it may pay
 
     rows = (Instruction.objects.select_for_update(of=("self",))
-            .filter(service=service, status__in=OPEN_STATUSES).order_by("pk"))
+            .filter(service=service, status__in=UNPAID_STATUSES).order_by("pk"))
     if account_id is not None:
         rows = rows.filter(debit_account_id=account_id)
     count = 0
@@ -402,8 +420,9 @@ def _instructions_cancel(service: CorporateService, *, staff: str, at: datetime,
 def service_cancel(*, service_id: int, staff: str, reason: str,
                    at: datetime) -> CorporateService:
     """Cancel the company's internet banking at its request (ON-05, counter only): every
-    operator ends, their USB-Keys for this company end, open instructions are cancelled
-    (reserved money released) and the accounts are unlinked. The company may open a new
+    operator ends, their USB-Keys for this company end, instructions not paid yet (open,
+    authorised, held) are cancelled (reserved money released) and the accounts are
+    unlinked. The company may open a new
     service later."""
     service = lock_service(service_id)
     operators = list(Operator.objects.select_for_update(of=("self",)).select_related("person")

@@ -11,10 +11,12 @@ becomes EXECUTED with its transfer linked in the same transaction as the money m
 crash leaves either both or neither; a retry of either kind (the job again, the sweep)
 finds it EXECUTED, or pays it once.
 
-What refuses it — altered or no longer fully approved (TX-06), a risk block or review, not
-enough money, an account that cannot pay or a payee that no longer resolves — ends it
-FAILED with the reason (in the bank's words), nothing posted and any reserved money
-released; the refusal is audited (a TX-06 refusal as a FAILURE for staff to follow up).
+What refuses it — altered or no longer fully approved (TX-06), a risk block, not enough
+money, an account that cannot pay or a payee that no longer resolves — ends it FAILED with
+the reason (in the bank's words), nothing posted and any reserved money released; the
+refusal is audited (a TX-06 refusal as a FAILURE for staff to follow up). A risk *review*
+holds it for the risk desk instead (``corporate.holds``: HELD in the decision's case;
+released, it is paid here as signed without asking the engine again).
 
 Jobs (``corporate.tasks``): ``corporate.execute_instruction`` is deferred in the
 transaction of the last authorisation (``approvals._approval_record``), so it exists iff
@@ -31,7 +33,7 @@ from django.db import transaction
 from django.utils import translation
 
 from wangyin.core.errors import DomainError
-from wangyin.corporate import approvals
+from wangyin.corporate import approvals, holds
 from wangyin.corporate.errors import (
     AccountNotLinked,
     InstructionAltered,
@@ -40,6 +42,7 @@ from wangyin.corporate.errors import (
 )
 from wangyin.corporate.models import (
     Instruction,
+    InstructionKind,
     InstructionStatus,
     ServiceAccount,
     ServiceStatus,
@@ -66,6 +69,13 @@ def _reason(exc: DomainError) -> str:
         return str(exc.message)[:approvals.REASON_MAX]
 
 
+# The risk decision is saved with the outcome: the instruction row is updated once per
+# execution. A second update in one transaction would make PostgreSQL check every foreign
+# key of the row at commit (KEY SHARE on the service and operator rows), which the
+# counter's cancellation holds FOR UPDATE while it waits for this row: a deadlock.
+RISK_FIELDS = ("risk_action", "risk_reasons")
+
+
 def _fail(instruction: Instruction, exc: DomainError, *, at: datetime,
           action: str = "failed") -> Instruction:
     """End the instruction unpaid: reserved money released, history, audit."""
@@ -74,7 +84,8 @@ def _fail(instruction: Instruction, exc: DomainError, *, at: datetime,
         ledger.hold_release(hold_id=instruction.hold_id, actor=SYSTEM, released_at=at)
     instruction.status = InstructionStatus.FAILED
     instruction.ended_at, instruction.ended_by, instruction.end_reason = at, SYSTEM, reason
-    instruction.save(update_fields=["status", "ended_at", "ended_by", "end_reason"])
+    instruction.save(update_fields=["status", "ended_at", "ended_by", "end_reason",
+                                    *RISK_FIELDS])
     # The history says failed or blocked (the reason says why); the audit names a TX-06
     # refusal as such for staff.
     approvals._event(instruction, actor=SYSTEM, action="failed" if action == "refused"
@@ -138,7 +149,15 @@ def _order(instruction: Instruction, event: risk.Event,
 
 def instruction_execute(instruction_id: int, now: datetime) -> Instruction | None:
     """Pay an authorised instruction once (see the module). Returns the instruction
-    (EXECUTED, FAILED, or untouched when it is not authorised), None when there is none."""
+    (EXECUTED, FAILED, or untouched when it is not authorised), None when there is none.
+    A batch is paid row by row (``corporate.batches``): one run here, the next asked of
+    the worker while rows are left."""
+    kind = (Instruction.objects.filter(pk=instruction_id).values_list("kind", flat=True)
+            .first())
+    if kind == InstructionKind.BATCH:
+        from wangyin.corporate import batches  # batches imports this module
+
+        return batches.batch_run(instruction_id, now)
     with transaction.atomic():
         instruction = _locked(instruction_id)
         if instruction is None or instruction.status != InstructionStatus.AUTHORISED:
@@ -157,11 +176,10 @@ def instruction_execute(instruction_id: int, now: datetime) -> Instruction | Non
         # Evaluated outside the payment's savepoint: a decision (and its case) is kept
         # whether or not the money moves.
         event = _risk_event(instruction, kind, now)
-        decision = risk.evaluate(event)
-        instruction.risk_action = decision.action
-        instruction.risk_reasons = list(decision.reasons)
-        instruction.save(update_fields=["risk_action", "risk_reasons"])
-        if decision.action in (risk.BLOCK, risk.REVIEW):
+        decision = holds.risk_decision(instruction, event)  # or the risk desk's release
+        if decision.action == risk.REVIEW:  # held for the risk desk (corporate.holds)
+            return holds.hold(instruction, at=now)
+        if decision.action == risk.BLOCK:
             return _fail(instruction, PaymentBlocked(extra={"reasons": list(decision.reasons),
                                                             "action": decision.action}),
                          at=now, action="blocked")
@@ -172,7 +190,8 @@ def instruction_execute(instruction_id: int, now: datetime) -> Instruction | Non
             return _fail(instruction, exc, at=now)
         instruction.status, instruction.transfer = InstructionStatus.EXECUTED, transfer
         instruction.ended_at, instruction.ended_by = now, SYSTEM
-        instruction.save(update_fields=["status", "transfer", "ended_at", "ended_by"])
+        instruction.save(update_fields=["status", "transfer", "ended_at", "ended_by",
+                                        *RISK_FIELDS])
         approvals._event(instruction, actor=SYSTEM, action="executed", at=now)
         approvals._audit(instruction, actor=SYSTEM, action="executed", at=now,
                          transfer=transfer.pk, transfer_status=transfer.status,
@@ -186,9 +205,16 @@ def execute_authorised(now: datetime, *, limit: int = 500) -> int:
     died) are paid now, each in its own transaction; one an execution holds right now is
     left to it. Returns how many it handled."""
     due = list(Instruction.objects.filter(status=InstructionStatus.AUTHORISED)
-               .order_by("pk").values_list("pk", flat=True)[:limit])
+               .order_by("pk").values_list("pk", "kind")[:limit])
     done = 0
-    for pk in due:
+    for pk, kind in due:
+        if kind == InstructionKind.BATCH:  # its rows each in their own transaction
+            try:
+                instruction_execute(pk, now)
+                done += 1
+            except Exception:  # noqa: BLE001 - one bad batch must not stop the others
+                log.exception("corporate.execute_failed", instruction=pk)
+            continue
         try:
             with transaction.atomic():
                 busy = (Instruction.objects.select_for_update(skip_locked=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from wangyin.authn.errors import ChallengeFailed
@@ -29,6 +29,7 @@ from wangyin.corporate.models import (
     Role,
     Step,
 )
+from wangyin.corpweb import batch_data
 from wangyin.corpweb.forms import InstructionFilterForm, PaymentForm, ReasonForm, new_key
 from wangyin.corpweb.menu import APPROVAL_ROLES, PAYMENT_ROLES
 from wangyin.corpweb.middleware import operator_required
@@ -70,6 +71,9 @@ FIELD_OF_ERROR = {
 # The history's actions in words (an unknown one is shown as it is stored).
 ACTIONS = {
     "drafted": gettext_lazy("Saved as a draft"),
+    "uploaded": gettext_lazy("Batch file uploaded"),
+    "rows_removed": gettext_lazy("Rows removed from the batch"),
+    "paying": gettext_lazy("Paying the rows"),
     "edited": gettext_lazy("Draft changed"),
     "entered": gettext_lazy("Entered"),
     "checked": gettext_lazy("Checked"),
@@ -78,13 +82,17 @@ ACTIONS = {
     "cancelled": gettext_lazy("Cancelled"),
     "expired": gettext_lazy("Expired"),
     "blocked": gettext_lazy("Stopped by risk control"),
-    "executed": gettext_lazy("Paid"),
+    "executed": pgettext_lazy("instruction", "Paid"),
     "failed": gettext_lazy("Could not be paid"),
+    "held": gettext_lazy("Held for the bank's risk review"),
+    "released": gettext_lazy("Released by the bank's risk review"),
+    "declined": gettext_lazy("Refused by the bank's risk review"),
 }
 SYSTEM_ACTORS = {
     "system:risk": gettext_lazy("Risk control"),
     "system:corporate": gettext_lazy("The bank (automatically)"),
 }
+STAFF = gettext_lazy("The bank")  # a staff member's name is not shown to the company
 
 
 def _ip(request) -> str | None:
@@ -149,11 +157,12 @@ def _detail(operator: Operator, instruction: Instruction) -> dict:
         {
             "at": e.at,
             "action": ACTIONS.get(e.action, e.action),
-            "who": names.get(e.actor) or SYSTEM_ACTORS.get(e.actor, e.actor),
+            "who": names.get(e.actor)
+            or SYSTEM_ACTORS.get(e.actor, STAFF if e.actor.startswith("staff:") else e.actor),
             "status": InstructionStatus(e.status).label
             if e.status in InstructionStatus.values
             else e.status,
-            "reason": e.reason,
+            "reason": batch_data.event_reason(e.action, e.reason),
         }
         for e in record.events
     ]
@@ -366,6 +375,7 @@ def _instruction_page(request, instruction: Instruction, *, cancel_form=None, st
         "corpweb/instruction.html",
         {
             **_detail(operator, instruction),
+            **batch_data.batch_context(request, instruction),
             "notice": request.session.pop(NOTICE, ""),
             "mine": mine,
             "can_cancel": mine and instruction.status in OPEN_STATUSES,
@@ -491,12 +501,13 @@ def approval(request, instruction_id: int):
             _keep(request, instruction.pk, pending)
         except DomainError as exc:
             refusal, pending = str(exc.message), None
-    instruction.refresh_from_db()
+    instruction = _visible(operator, instruction.pk)
     return render(
         request,
         "corpweb/approval.html",
         {
-            **_detail(operator, _visible(operator, instruction.pk)),
+            **_detail(operator, instruction),
+            **batch_data.batch_context(request, instruction),
             "error": error,
             "refusal": refusal,
             "reject_form": reject_form,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from wangyin.corporate import groups
 from wangyin.corporate.models import Edition, Role, SigninFactor
 
 PAYMENT_ROLES = (Role.ENTER,)
@@ -34,11 +35,18 @@ def menu_of(operator, session) -> list[Entry]:
     standard = operator.service.edition == Edition.STANDARD
     if standard and set(PAYMENT_ROLES) & set(operator.roles):
         entries.append(Entry("payments", _("Payments")))
+        entries.append(Entry("batches", _("Batch payments")))
     if standard and set(APPROVAL_ROLES) & set(operator.roles):
         entries.append(Entry("approvals", _("Approvals")))
     if standard:
         entries.append(Entry("instructions", _("Instructions")))
+        entries.append(Entry("reconciliation", _("Reconciliation")))
     if standard and operator.is_admin:
         entries.append(Entry("operators", _("Operators")))
         entries.append(Entry("admin_policy", _("Approval policy")))
+    if groups.may_view_group(operator):
+        entries.append(Entry("group", _("Group accounts")))
+    if groups.may_link(operator):
+        entries.append(Entry("links", _("Link an account")))
+    entries.append(Entry("security", _("Security")))
     return entries

@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from wangyin.corpweb import admin_views, instructions, views
+from wangyin.corpweb import (
+    admin_views,
+    batches,
+    groups,
+    instructions,
+    reconciliation,
+    security,
+    statements,
+    views,
+)
 
 app_name = "corpweb"
 
@@ -17,7 +26,15 @@ urlpatterns = [
     path("password/change/", views.password_change, name="password_change"),
     path("key/", views.certificate, name="certificate"),
     path("home/", views.home, name="home"),
-    path("accounts/<int:account_id>/", views.account_detail, name="account"),
+    path("accounts/<int:account_id>/", statements.account_detail, name="account"),
+    path("accounts/<int:account_id>/statement.<str:file_format>", statements.statement_download,
+         name="statement"),
+    path("accounts/<int:account_id>/receipts.zip", statements.receipts_zip,
+         name="receipts_zip"),
+    path("accounts/<int:account_id>/receipts/<int:journal_id>.pdf", statements.line_receipt,
+         name="line_receipt"),
+    path("receipts/transfers/<int:transfer_id>.pdf", statements.transfer_receipt,
+         name="transfer_receipt"),
     path("payments/", instructions.payment_new, name="payments"),
     path("payments/mine/", instructions.payments_mine, name="payments_mine"),
     path("payments/<int:instruction_id>/edit/", instructions.draft_edit, name="draft_edit"),
@@ -25,11 +42,18 @@ urlpatterns = [
          name="draft_submit"),
     path("payments/<int:instruction_id>/cancel/", instructions.instruction_cancel,
          name="instruction_cancel"),
+    path("batches/", batches.batch_list, name="batches"),
+    path("batches/template.<str:fmt>", batches.batch_template, name="batch_template"),
+    path("batches/<int:instruction_id>/", batches.batch_preview, name="batch"),
+    path("batches/<int:instruction_id>/remove/", batches.batch_remove, name="batch_remove"),
+    path("batches/<int:instruction_id>/submit/", batches.batch_submit, name="batch_submit"),
     path("approvals/", instructions.approval_queue, name="approvals"),
     path("approvals/<int:instruction_id>/", instructions.approval, name="approval"),
     path("instructions/", instructions.instruction_list, name="instructions"),
     path("instructions/<int:instruction_id>/", instructions.instruction_detail,
          name="instruction"),
+    path("instructions/<int:instruction_id>/result.<str:fmt>", batches.batch_result,
+         name="batch_result"),
     path("operators/", admin_views.operator_list, name="operators"),
     path("operators/new/", admin_views.operator_new, name="admin_operator_new"),
     path("operators/<int:operator_id>/", admin_views.operator_detail, name="admin_operator"),
@@ -44,6 +68,18 @@ urlpatterns = [
     path("admin/confirm/", admin_views.confirm, name="admin_confirm"),
     path("policy/", admin_views.policy, name="admin_policy"),
     path("policy/edit/", admin_views.policy_edit, name="admin_policy_edit"),
+    path("reconciliation/", reconciliation.statement_list, name="reconciliation"),
+    path("reconciliation/<int:statement_id>/", reconciliation.statement_detail,
+         name="reconciliation_statement"),
+    path("reconciliation/<int:statement_id>/sign/", reconciliation.statement_sign,
+         name="reconciliation_sign"),
+    path("security/", security.security_page, name="security"),
+    path("group/", groups.group_home, name="group"),
+    path("group/accounts/<int:account_id>/", groups.group_account, name="group_account"),
+    path("group/viewers/", groups.group_viewers, name="group_viewers"),
+    path("group/confirm/", groups.group_confirm, name="group_confirm"),
+    path("links/", groups.links, name="links"),
+    path("links/<int:request_id>/", groups.link, name="link"),
     path("session/status/", views.session_status, name="session_status"),
     path("session/keepalive/", views.session_keepalive, name="session_keepalive"),
 ]

@@ -11,7 +11,7 @@ import base64
 import binascii
 
 from django.conf import settings
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -40,7 +40,6 @@ TICKET = "corp_ticket"  # step 2: the ticket and its challenge
 ERROR = "corp_login_error"
 CHANGE_PAD = "corp_password_pad"
 RECENT_LINES = 5
-HISTORY_PAGE = 20
 
 
 def _user_agent(request) -> str:
@@ -270,27 +269,6 @@ def home(request):
         "operator": operator, "company": operator.service.company,
         "roles": signin.role_labels(operator), "accounts": accounts,
         "previous": signin.previous_signin(session=request.operator_session)})
-
-
-@require_safe
-@operator_required
-def account_detail(request, account_id: int):
-    """One account's details, newest first, keyset paging (FC-01); only an account of the
-    operator's scope (SE-09: another's looks missing)."""
-    account = signin.operator_account(request.operator, account_id)
-    if account is None:
-        raise Http404
-    after = request.GET.get("after", "")[:200] or None
-    try:
-        page = ledger_selectors.account_statement(account_id=account.ledger_account_id,
-                                                  after=after, limit=HISTORY_PAGE)
-    except ValueError:  # a tampered cursor: the first page
-        page = ledger_selectors.account_statement(account_id=account.ledger_account_id,
-                                                  limit=HISTORY_PAGE)
-    return render(request, "corpweb/account.html", {
-        "account": account, "balance": account.ledger_account.balance_money,
-        "available": account.ledger_account.available_money, "rows": rows_of(page.lines),
-        "next_cursor": page.next_cursor or "", "paged": after is not None})
 
 
 @require_safe

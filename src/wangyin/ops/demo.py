@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from wangyin.core.keys import key_dir, key_file
-from wangyin.core.money import Money
+from wangyin.core.money import Money, format_money
 from wangyin.customers import selectors as customer_selectors
 from wangyin.customers import services as customer_services
 from wangyin.customers.models import Product
@@ -114,10 +114,13 @@ def load_demo(*, now: datetime | None = None, history_size: int = HISTORY_SIZE) 
                              "account": ", ".join(a.number for a in company_accounts)})
     _logins(now, people, result)
     _corporate(now, company_accounts, result)
+    _payroll(now, people[0], result)
     _face(now, people[1], result)
     _other_banks(result)
     _calendar(result)
     _mobile_receiving(now, people[1], result)
+    _reconciliation(now, result)
+    _group(now, gl["GL10010001"], start, result)
     return result
 
 
@@ -161,6 +164,59 @@ def _calendar(result: DemoResult) -> None:
                               f"{counts['updated']} updated, {counts['removed']} removed)")
 
 
+def _reconciliation(now: datetime, result: DemoResult) -> None:
+    """Last month's balance statements (银企对账) of the demo company's accounts, as the
+    job issues them on the 1st: auth01 answers them under Reconciliation (idempotent)."""
+    from wangyin.corporate import reconciliation
+
+    issued = reconciliation.statements_issue(reconciliation.previous_month(now), now)
+    if issued:
+        result.created.append(f"{issued} balance statement(s) for reconciliation")
+
+
+# The group view (FC-08): a subsidiary whose basic account the demo company sees (Group
+# accounts), granted at the counter on the subsidiary's written authorisation.
+SUBSIDIARY = {"name": "赣州示范贸易有限公司", "uscc17": "91360702MA35R8LX5",
+              "legal_rep_name": "周敏", "legal_rep_id17": "36070219800203102",
+              "contact_name": "周敏", "contact_phone": "18907970019"}
+
+
+def _group(now: datetime, cash: Account, start: datetime, result: DemoResult) -> None:
+    """The subsidiary, its basic account with two deposits, and the grant (idempotent)."""
+    from wangyin.corporate import counter, groups
+    from wangyin.corporate.models.groups import GroupGrant
+
+    spec = SUBSIDIARY
+    uscc = spec["uscc17"] + uscc_check_digit(spec["uscc17"])
+    company = customer_selectors.company_by_uscc(uscc=uscc)
+    if company is None:
+        company = customer_services.company_create(
+            name=spec["name"], uscc=uscc, legal_rep_name=spec["legal_rep_name"],
+            legal_rep_id_type="RESIDENT_ID", legal_rep_id_number=spec["legal_rep_id17"]
+            + resident_id_check_digit(spec["legal_rep_id17"]), contact_name=spec["contact_name"],
+            contact_phone=spec["contact_phone"], actor=ACTOR, created_at=now)
+        result.created.append(f"company {spec['name']} (subsidiary)")
+    account = next(iter(customer_selectors.accounts_of_company(company_id=company.pk)), None)
+    if account is None:
+        account = customer_services.corporate_account_open(
+            company_id=company.pk, product=Product.CORPORATE_BASIC, actor=ACTOR, opened_at=now)
+    for n, (yuan, days) in enumerate((("500000.00", 0), ("36800.00", 3))):
+        ledger.journal_post(
+            idempotency_key=f"demo:group:{account.number}:{n}", type=JournalType.DEPOSIT,
+            memo="存入 Deposit", actor=ACTOR, posted_at=start + timedelta(days=days),
+            lines=[ledger.debit(cash.pk, Money.from_yuan(yuan)),
+                   ledger.credit(account.ledger_account_id, Money.from_yuan(yuan))])
+    parent = customer_selectors.company_by_uscc(
+        uscc=COMPANY["uscc17"] + uscc_check_digit(COMPANY["uscc17"]))
+    service = counter.active_service_of(parent.pk)
+    if service is not None and not GroupGrant.objects.filter(
+            service=service, account=account, ended_at__isnull=True).exists():
+        groups.group_grant(service_id=service.pk, account_number=account.number,
+                           authorisation_ref="示范贸易授权〔2026〕1号", staff=ACTOR, at=now,
+                           reason="demo: the group view")
+        result.created.append(f"group view: {spec['name']} {account.masked_number}")
+
+
 def demo_credentials() -> dict:
     """Passwords and the TOTP key of the demo logins: random per installation, kept in
     ``var/keys/demo_logins`` (0600) so every ``make run`` can print them again."""
@@ -168,12 +224,21 @@ def demo_credentials() -> dict:
     import json
     import secrets
 
+    from wangyin.identity.passwords import password_problems
     from wangyin.identity.services import generate_initial_password
+
+    def login_password(suffix: str) -> str:
+        """An initial password with a fixed tail; the whole must still pass the policy
+        (the tail can make a run such as "abc" with the random part)."""
+        while True:
+            candidate = generate_initial_password() + suffix
+            if not password_problems(candidate):
+                return candidate
 
     def generate() -> str:
         return json.dumps({
-            "zhangwei": generate_initial_password() + "a1",
-            "linademo": generate_initial_password() + "b2",
+            "zhangwei": login_password("a1"),
+            "linademo": login_password("b2"),
             "teller01": "Teller-" + secrets.token_urlsafe(9),
             "auditor01": "Audit-" + secrets.token_urlsafe(9),
             "secadmin01": "Secure-" + secrets.token_urlsafe(9),
@@ -181,7 +246,7 @@ def demo_credentials() -> dict:
             "riskhq01": "RiskHQ-" + secrets.token_urlsafe(9),
             "totp_hex": secrets.token_hex(20),
             "usbkey_pin": f"{secrets.randbelow(10**6):06d}",
-            **{f"corp_{o.code}": generate_initial_password() + "c3" for o in CORPORATE_OPERATORS},
+            **{f"corp_{o.code}": login_password("c3") for o in CORPORATE_OPERATORS},
             **{f"corp_{o.code}_pin": f"{secrets.randbelow(10**6):06d}"
                for o in CORPORATE_OPERATORS},
         })
@@ -682,6 +747,81 @@ def _corporate_policy(admin, admin_key, pin: str, at: datetime, result: DemoResu
     approvals.policy_change_verify(admin, tiers, challenge.pk, signature, at)
     approvals.policy_change(admin, tiers, challenge.pk, at)
     result.created.append("corporate approval policy")
+
+
+# --- the demo company's payroll file (a batch payment, FC-04) ---------------------------------
+
+# The company's staff paid by the payroll file: 张伟 (a demo customer already) and these, each
+# with a Class I account opened at the counter. (name, birth date, monthly net pay in yuan)
+EMPLOYEES = (
+    ("刘洋", date(1988, 4, 2), "6850.00"), ("陈晨", date(1991, 9, 14), "5320.50"),
+    ("杨帆", date(1986, 1, 23), "7480.00"), ("黄丽", date(1993, 6, 8), "4960.00"),
+    ("赵磊", date(1984, 11, 30), "8120.00"), ("周婷", date(1995, 2, 17), "4580.00"),
+    ("吴刚", date(1982, 7, 5), "6230.00"), ("徐静", date(1990, 12, 12), "5140.80"),
+    ("孙浩", date(1989, 3, 27), "5890.00"), ("马丽娟", date(1987, 8, 19), "6040.00"),
+    ("朱军", date(1983, 5, 9), "7010.00"), ("胡敏", date(1994, 10, 3), "4720.00"),
+    ("郭涛", date(1985, 12, 25), "6660.00"), ("何雪", date(1996, 4, 28), "4380.00"),
+    ("高峰", date(1981, 9, 1), "7830.00"), ("林燕", date(1992, 1, 16), "5210.00"),
+    ("罗斌", date(1987, 6, 21), "6090.00"), ("梁红", date(1990, 3, 11), "5470.00"),
+    ("宋杰", date(1993, 11, 7), "4990.00"),
+)
+PAYROLL_ZHANGWEI = "9120.00"
+# 赵六 at another bank (the sandbox clearing knows the account): a row with a bank code.
+PAYROLL_OTHER_BANK = ("赵六", "6222020000000001234", "102428000013", "5600.00")
+PAYROLL_PURPOSE = "工资"
+PAYROLL_MISTYPED = "黄丽"  # her account number has a typing slip in the file
+
+
+def demo_payroll_path():
+    from wangyin.core.paths import var_dir
+
+    return var_dir() / "demo" / "payroll.csv"
+
+
+def _swapped(number: str) -> str:
+    """The account number with two neighbouring different digits swapped (a typing slip
+    the check digit catches)."""
+    for i in range(len(number) - 3, 0, -1):
+        if number[i] != number[i + 1]:
+            return number[:i] + number[i + 1] + number[i] + number[i + 2:]
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+def _payroll(now: datetime, zhangwei, result: DemoResult) -> None:
+    """The demo company's employees (found by ID number, else created with a Class I account
+    each) and var/demo/payroll.csv, the month's payroll in the template's columns as the
+    company's payroll software writes it: a row per employee and one to another bank, with
+    two mistakes for the upload to find — 黄丽's account number with two digits swapped
+    and a bonus row whose amount has the letter O for a zero. Written again on every load
+    (the account numbers are this installation's)."""
+    import csv
+    import io
+
+    from wangyin.corporate import batches
+
+    rows = [[zhangwei.person.name, zhangwei.number, "", PAYROLL_ZHANGWEI, PAYROLL_PURPOSE]]
+    for n, (name, born, pay) in enumerate(EMPLOYEES):
+        spec = DemoPerson(name, f"360702{born:%Y%m%d}{700 + n:03d}", born,
+                          f"1370797{n + 200:04d}", Product.PERSONAL_I, "0.00")
+        account = _person(spec, now, result)
+        number = _swapped(account.number) if name == PAYROLL_MISTYPED else account.number
+        rows.append([name, number, "", pay, PAYROLL_PURPOSE])
+        if n == 0:  # the payroll software's bonus row, typed by hand
+            rows.append([name, account.number, "", "85O.00", "奖金"])
+    name, number, bank, pay = PAYROLL_OTHER_BANK
+    rows.append([name, number, bank, pay, PAYROLL_PURPOSE])
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(batches.TEMPLATE_HEADER)
+    writer.writerows(rows)
+    path = demo_payroll_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xef\xbb\xbf" + out.getvalue().encode())  # UTF-8 as Excel opens it
+    paid = [Money.from_yuan(r[3]).fen for r in rows
+            if "O" not in r[3] and r[0] != PAYROLL_MISTYPED]
+    result.corporate["payroll"] = {"file": str(path), "rows": len(rows), "errors": 2,
+                                   "paid_rows": len(paid),
+                                   "total": format_money(Money(sum(paid)))}
 
 
 def _history_start(now: datetime) -> datetime:
