@@ -181,10 +181,14 @@ def expiry_of(at: datetime) -> datetime:
 # --- who acts ---------------------------------------------------------------------------
 
 
-def _acting(operator: Operator, *, lock: bool = False) -> Operator:
+def acting(operator: Operator, *, lock: bool = False,
+           lock_service: bool = False) -> Operator:
     """The operator as the database has them now (the caller's copy may be stale): active,
-    password changed, of a service in use."""
-    rows = Operator.objects.select_related("service", "person")
+    password changed, of a service in use. ``lock``: their row; ``lock_service``: the
+    service's row first (``counter.lock_service``: changes to what the service has)."""
+    rows = Operator.objects.select_related("service__company", "person")
+    if lock_service:
+        counter.lock_service(operator.service_id)
     if lock:
         rows = rows.select_for_update(of=("self",))
     fresh = rows.filter(pk=operator.pk).first()
@@ -198,7 +202,7 @@ def _acting(operator: Operator, *, lock: bool = False) -> Operator:
 
 
 def _administrator(admin: Operator, *, lock: bool = False) -> Operator:
-    admin = _acting(admin, lock=lock)
+    admin = acting(admin, lock=lock)
     if not admin.is_admin:
         raise PolicyAdministratorOnly(extra={"operator": admin.pk})
     if admin.service.edition != Edition.STANDARD:
@@ -829,7 +833,7 @@ def instruction_enter(operator: Operator, *, debit_account_id: int, payee_accoun
              "amount_fen": amount_fen, "purpose": purpose}
     with transaction.atomic():
         # The operator's row lock: their entries go one at a time (daily limit, same key).
-        operator = _acting(operator, lock=True)
+        operator = acting(operator, lock=True)
         existing = (Instruction.objects.select_related("payee_bank")
                     .filter(service_id=operator.service_id, idempotency_key=idempotency_key)
                     .first())
@@ -876,7 +880,7 @@ def instruction_edit(operator: Operator, instruction_id: int, *, debit_account_i
                      payee_account: str, payee_name: str, payee_bank_code: str = "",
                      amount_fen: int, purpose: str, at: datetime) -> Instruction:
     """Change a draft (only its enterer): every field is checked again."""
-    operator = _acting(operator, lock=True)
+    operator = acting(operator, lock=True)
     instruction = _own_draft(operator, instruction_id)
     if instruction.kind != InstructionKind.SINGLE:  # a batch changes by its rows
         raise InstructionStateRefused(extra={"kind": instruction.kind})
@@ -902,7 +906,7 @@ def instruction_submit(operator: Operator, instruction_id: int, at: datetime, *,
 
         return batches.batch_submit(operator, instruction_id, at, device_id=device_id, ip=ip)
     with transaction.atomic():
-        operator = _acting(operator, lock=True)
+        operator = acting(operator, lock=True)
         instruction = _own_draft(operator, instruction_id)
         order = _order_check(
             operator, debit_account_id=instruction.debit_account_id,
@@ -964,7 +968,7 @@ def approval_challenge(operator: Operator, instruction_id: int,
     """Check that the operator may take the instruction's next step, and open the
     challenge their USB-Key for this company signs (TX-02, TX-04): bound to the
     instruction's digest, its payload naming the payment in words."""
-    operator = _acting(operator)
+    operator = acting(operator)
     instruction = _instruction_of(operator, instruction_id)
     step, _approvals = _may_approve(operator, instruction)
     what = "复核" if step == Step.CHECK else "授权"
@@ -978,7 +982,7 @@ def approval_verify(operator: Operator, instruction_id: int, challenge_id: int,
                     signature: str, at: datetime) -> AuthChallenge:
     """Check the key's signature (base64) over the challenge for this instruction; raises
     ``authn.ChallengeFailed`` otherwise (a wrong try is committed)."""
-    operator = _acting(operator)
+    operator = acting(operator)
     instruction = _instruction_of(operator, instruction_id)
     return authn.challenge_verify(challenge_id=challenge_id, person=operator.person,
                                   purpose=APPROVE, digest=instruction.digest,
@@ -993,7 +997,7 @@ def approve(operator: Operator, instruction_id: int, challenge_id: int, at: date
     changed one) is refused with ``authn.DigestMismatch``, and burnt."""
     refused = None
     with transaction.atomic():
-        operator = _acting(operator)
+        operator = acting(operator)
         instruction = _locked(operator.service_id, instruction_id)
         step, approvals = _may_approve(operator, instruction)
         spent = _spend(challenge_id=challenge_id, person=operator.person, purpose=APPROVE,
@@ -1054,7 +1058,7 @@ def reject(operator: Operator, instruction_id: int, reason: str, at: datetime, *
     An authoriser may reject before the checks are complete (stopping a payment early is
     always safe)."""
     reason = _reason(reason)
-    operator = _acting(operator)
+    operator = acting(operator)
     instruction = _locked(operator.service_id, instruction_id)
     if operator.is_admin:
         raise AdministratorHoldsNoRoles(extra={"operator": operator.pk})
@@ -1078,7 +1082,7 @@ def cancel(operator: Operator, instruction_id: int, reason: str, at: datetime, *
     """The operator who entered the instruction withdraws it, with the reason, before it is
     authorised (a draft too)."""
     reason = _reason(reason)
-    operator = _acting(operator)
+    operator = acting(operator)
     instruction = _locked(operator.service_id, instruction_id)
     if instruction.entered_by_id != operator.pk:
         raise NotYourInstruction(extra={"instruction": instruction.pk})

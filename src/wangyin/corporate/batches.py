@@ -557,7 +557,7 @@ def batch_upload(operator: Operator, *, debit_account_id: int, purpose: str, fil
         raise ValueError("an idempotency key of 1 to 64 characters")
     sha = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
-        operator = approvals._acting(operator, lock=True)
+        operator = approvals.acting(operator, lock=True)
         existing = (Instruction.objects
                     .filter(service_id=operator.service_id, idempotency_key=idempotency_key)
                     .first())
@@ -621,7 +621,7 @@ def rows_remove(operator: Operator, instruction_id: int, *, lines: Iterable[int]
     stays as uploaded) but count for nothing: not in the total, not signed, not paid."""
     wanted = {int(line) for line in (lines or ())}
     with transaction.atomic():
-        operator = approvals._acting(operator, lock=True)
+        operator = approvals.acting(operator, lock=True)
         instruction, batch = _own_batch(operator, instruction_id)
         scope = approvals.debit_check(operator, instruction.debit_account_id)
         if wanted:
@@ -677,7 +677,7 @@ def batch_submit(operator: Operator, instruction_id: int, at: datetime, *,
     control stops it (the rejected instruction is kept)."""
     refused = None
     with transaction.atomic():
-        operator = approvals._acting(operator, lock=True)
+        operator = approvals.acting(operator, lock=True)
         instruction, batch = _own_batch(operator, instruction_id)
         scope = approvals.debit_check(operator, instruction.debit_account_id)
         approvals.purpose_clean(instruction.purpose)

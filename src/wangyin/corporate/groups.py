@@ -60,7 +60,6 @@ from wangyin.corporate.errors import (
     AccountAlreadyLinked,
     AccountNotLinkable,
     ApprovalKeyRefused,
-    ChangePasswordFirst,
     CorporateError,
     GroupAccountClosed,
     GroupAccountNotFound,
@@ -82,11 +81,9 @@ from wangyin.corporate.errors import (
     LinkSignaturesInvalid,
     NotAdministrator,
     NotOnYourself,
-    OperatorNotActive,
     OperatorNotFound,
     OperatorStateRefused,
     ReasonRequired,
-    ServiceNotFound,
 )
 from wangyin.corporate.models import (
     CorporateService,
@@ -95,7 +92,6 @@ from wangyin.corporate.models import (
     OperatorStatus,
     Role,
     ServiceAccount,
-    ServiceStatus,
 )
 from wangyin.corporate.models.groups import (
     LINK_OPEN,
@@ -137,20 +133,9 @@ def _tell(company: Company, text: str, *, purpose: str, actor: str, at: datetime
 
 
 def _acting(operator: Operator, *, lock: bool = False) -> Operator:
-    """The operator as the database has them now: active, password changed, of a service
-    in use (the caller's copy may be stale)."""
-    rows = Operator.objects.select_related("service__company", "person")
-    if lock:
-        counter.lock_service(operator.service_id)
-        rows = rows.select_for_update(of=("self",))
-    fresh = rows.filter(pk=operator.pk).first()
-    if fresh is None or fresh.status != OperatorStatus.ACTIVE:
-        raise OperatorNotActive(extra={"operator": operator.pk})
-    if fresh.service.status != ServiceStatus.ACTIVE:
-        raise ServiceNotFound(extra={"service_id": fresh.service_id})
-    if fresh.must_change_password:
-        raise ChangePasswordFirst()
-    return fresh
+    """``approvals.acting``; locking also locks the service first (a link changes what it
+    has)."""
+    return approvals.acting(operator, lock=lock, lock_service=lock)
 
 
 def _administrator(admin: Operator, *, lock: bool = False) -> Operator:

@@ -387,7 +387,7 @@ def answer_summary(statement: BalanceStatement, answer: Answer) -> str:
 def _answerable(
     operator: Operator, statement_id: int, *, lock: bool = False
 ) -> tuple[Operator, BalanceStatement]:
-    operator = approvals._acting(operator)
+    operator = approvals.acting(operator)
     if not may_answer(operator):
         raise ReconcileRoleRequired(extra={"operator": operator.pk})
     statement = statement_of(operator, statement_id)
