@@ -150,11 +150,12 @@ COUNTED = (InstructionStatus.ENTERED, InstructionStatus.CHECKED, InstructionStat
            InstructionStatus.HELD, InstructionStatus.EXECUTED)
 
 
-def _json(data) -> str:
+def canonical_json(data) -> str:
+    """What a USB-Key signs, as JSON: keys sorted, no spaces, Chinese as it is."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _sha256(text: str) -> str:
+def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -310,7 +311,7 @@ def policy_canonical(service: CorporateService, tiers: list[TierSpec], *,
     """What the administrator signs: the service, the version the change replaces (a
     signature for a change of another version is refused) and the tiers."""
     numbers = _numbers(service)
-    return _json({"service": service.number, "replaces": replaces, "tiers": [
+    return canonical_json({"service": service.number, "replaces": replaces, "tiers": [
         {"account": numbers.get(t.account_id) if t.account_id else None,
          "up_to_fen": t.up_to_fen, "checkers": t.checkers, "authorisers": t.authorisers}
         for t in tiers]})
@@ -379,7 +380,7 @@ def policy_change_challenge(admin: Operator, tiers: Iterable[TierSpec],
     replaces = _live_version(service)
     return authn.challenge_issue(
         person=admin.person, purpose=POLICY_CHANGE, factors=[Factor.USBKEY], at=at,
-        digest=_sha256(policy_canonical(service, tiers, replaces=replaces)),
+        digest=sha256_hex(policy_canonical(service, tiers, replaces=replaces)),
         summary=_policy_summary(service, tiers, replaces), company_id=service.company_id)
 
 
@@ -389,7 +390,7 @@ def policy_change_verify(admin: Operator, tiers: Iterable[TierSpec], challenge_i
     raises ``authn.ChallengeFailed`` otherwise (a wrong try is committed)."""
     admin = _administrator(admin)
     tiers = tiers_clean(admin.service, tiers)
-    digest = _sha256(policy_canonical(admin.service, tiers,
+    digest = sha256_hex(policy_canonical(admin.service, tiers,
                                       replaces=_live_version(admin.service)))
     return authn.challenge_verify(challenge_id=challenge_id, person=admin.person,
                                   purpose=POLICY_CHANGE, digest=digest,
@@ -433,7 +434,7 @@ def policy_change(admin: Operator, tiers: Iterable[TierSpec], challenge_id: int,
         old = (ApprovalPolicy.objects.select_for_update()
                .filter(service=service, status=PolicyStatus.LIVE).first())
         canonical = policy_canonical(service, tiers, replaces=old.version if old else None)
-        digest = _sha256(canonical)
+        digest = sha256_hex(canonical)
         spent = _spend(challenge_id=challenge_id, person=admin.person, purpose=POLICY_CHANGE,
                        digest=digest, at=at)
         if isinstance(spent, Exception):
@@ -475,7 +476,7 @@ def policy_change(admin: Operator, tiers: Iterable[TierSpec], challenge_id: int,
 def batch_row_canonical(line: int, account: str, name: str, bank_code: str,
                         amount_fen: int, purpose: str) -> str:
     """One row of a batch as its digest covers it (canonical JSON of a list)."""
-    return _json([line, account, name, bank_code, amount_fen, purpose])
+    return canonical_json([line, account, name, bank_code, amount_fen, purpose])
 
 
 def batch_rows_data(instruction: Instruction) -> dict[int, str]:
@@ -523,7 +524,7 @@ def instruction_canonical(instruction: Instruction, *,
                .values_list("file_sha256", flat=True).first())
         data.update({"file_sha256": sha or "", "rows": len(rows),
                      "rows_digest": batch_rows_digest(rows[line] for line in sorted(rows))})
-    return _json(data)
+    return canonical_json(data)
 
 
 def instruction_summary(instruction: Instruction) -> str:
@@ -550,7 +551,7 @@ def _intact(instruction: Instruction, approvals: Iterable[Approval] = (), *,
     if not instruction.canonical or instruction_canonical(
             instruction, batch_rows=batch_rows) != instruction.canonical:
         raise InstructionAltered(extra={"instruction": instruction.pk, "why": "fields"})
-    if not hmac.compare_digest(_sha256(instruction.canonical), instruction.digest):
+    if not hmac.compare_digest(sha256_hex(instruction.canonical), instruction.digest):
         raise InstructionAltered(extra={"instruction": instruction.pk, "why": "digest"})
     for approval in approvals:
         if not hmac.compare_digest(approval.digest, instruction.digest):
@@ -744,7 +745,7 @@ def _seal(instruction: Instruction, operator: Operator, order: _Order) -> Approv
     instruction.checkers_required = tier.checkers
     instruction.authorisers_required = tier.authorisers
     instruction.canonical = instruction_canonical(instruction)
-    instruction.digest = _sha256(instruction.canonical)
+    instruction.digest = sha256_hex(instruction.canonical)
     return tier
 
 

@@ -40,7 +40,6 @@ operators who see the account.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -109,14 +108,6 @@ KIND_WORDS = {
     DifferenceKind.COMPANY_OUT: "企业已付银行未付",
     DifferenceKind.OTHER: "其他差异",
 }
-
-
-def _json(data) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _yuan(fen: int) -> str:
@@ -341,7 +332,7 @@ def unexplained_fen(statement: BalanceStatement, answer: Answer) -> int:
 def answer_canonical(statement: BalanceStatement, answer: Answer) -> str:
     """What the operator's USB-Key signs: the statement and the bank's figure as issued,
     and the company's answer."""
-    return _json(
+    return approvals.canonical_json(
         {
             "statement": statement.pk,
             "service": statement.service.number,
@@ -415,7 +406,7 @@ def answer_challenge(
         purpose=PURPOSE,
         factors=[Factor.USBKEY],
         at=at,
-        digest=_sha256(answer_canonical(statement, answer)),
+        digest=approvals.sha256_hex(answer_canonical(statement, answer)),
         summary=answer_summary(statement, answer),
         company_id=operator.service.company_id,
     )
@@ -437,7 +428,7 @@ def answer_verify(
         challenge_id=challenge_id,
         person=operator.person,
         purpose=PURPOSE,
-        digest=_sha256(answer_canonical(statement, answer)),
+        digest=approvals.sha256_hex(answer_canonical(statement, answer)),
         codes={Factor.USBKEY: signature},
         at=at,
     )
@@ -463,7 +454,7 @@ def answer_submit(
         operator, statement = _answerable(operator, statement_id, lock=True)
         answer = answer_clean(answer)
         canonical = answer_canonical(statement, answer)
-        digest = _sha256(canonical)
+        digest = approvals.sha256_hex(canonical)
         spent = approvals._spend(
             challenge_id=challenge_id, person=operator.person, purpose=PURPOSE, digest=digest, at=at
         )
@@ -547,7 +538,7 @@ def signed_answer_holds(statement: BalanceStatement) -> bool:
     signature = statement.signature
     return (
         canonical == statement.canonical
-        and _sha256(canonical) == statement.digest
+        and approvals.sha256_hex(canonical) == statement.digest
         and signature.challenge.digest == statement.digest
         and approvals._signature_holds(signature)
     )
